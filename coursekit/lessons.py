@@ -1,0 +1,63 @@
+"""The ordered list of lessons and where each one lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GITHUB_REPO = "pytorch-core/pytorch-core"  # owner/name on GitHub: Colab badges and the Colab install
+GITHUB_BRANCH = "main"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    slug: str  # "03_gradient_descent": the nbgrader assignment name
+    title_en: str
+    title_vi: str
+    graded: bool = True
+
+    @property
+    def number(self) -> str:
+        return self.slug[:2]
+
+    @property
+    def solution(self) -> Path:
+        return ROOT / "solutions" / self.slug / f"{self.slug}.ipynb"
+
+    @property
+    def student(self) -> Path:
+        return ROOT / "notebooks" / self.slug / f"{self.slug}.ipynb"
+
+    @property
+    def colab_url(self) -> str:
+        return (
+            f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{GITHUB_BRANCH}/"
+            f"notebooks/{self.slug}/{self.slug}.ipynb"
+        )
+
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson("00_start_here", "Start here", "Bắt đầu từ đây", graded=False),
+    Lesson("01_tensors", "Tensors", "Tensor"),
+    Lesson("02_autograd", "Autograd", "Tự động tính đạo hàm"),
+    Lesson("03_gradient_descent", "Gradient descent", "Hạ gradient"),
+    Lesson("04_linear_regression", "Linear regression", "Hồi quy tuyến tính"),
+    Lesson("05_logistic_regression", "Logistic regression on MNIST", "Hồi quy logistic trên MNIST"),
+    Lesson("06_mlp_mnist", "A multilayer perceptron on MNIST", "Mạng perceptron nhiều tầng trên MNIST"),
+)
+
+
+def find_lesson(name: str) -> Lesson:
+    """Look a lesson up by slug, number ("03") or path of its notebook or source text."""
+    stem = Path(name).stem
+    for lesson in LESSONS:
+        if stem in (lesson.slug, lesson.number):
+            return lesson
+    known = ", ".join(lesson.slug for lesson in LESSONS)
+    raise SystemExit(f"unknown lesson {name!r}; known: {known}")
+
+
+def existing_lessons() -> list[Lesson]:
+    """Lessons whose solution notebook exists (all of them once the course is complete)."""
+    return [lesson for lesson in LESSONS if lesson.solution.is_file()]

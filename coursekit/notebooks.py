@@ -1,0 +1,148 @@
+"""Build a solution notebook from py:percent text, execute it, keep only checked outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+from nbformat import NotebookNode
+
+from coursekit.cells import (
+    BADGE_TAG,
+    SETUP_TAG,
+    is_answer,
+    is_checked,
+    lang,
+    nbgrader,
+    tags,
+    text_hash,
+)
+from coursekit.lessons import GITHUB_REPO, Lesson
+
+EXECUTION_TIMEOUT_S = 600
+
+SETUP_SOURCE = f'''\
+# Setup: in Colab, install the course helpers (`utils`); anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/{GITHUB_REPO}"],
+        check=True,
+    )'''
+
+
+def badge_cell(lesson: Lesson) -> NotebookNode:
+    badge = "https://colab.research.google.com/assets/colab-badge.svg"
+    return nbformat.v4.new_markdown_cell(
+        f"[![Open in Colab]({badge})]({lesson.colab_url})",
+        metadata={"tags": ["lang-both", BADGE_TAG]},
+    )
+
+
+def setup_cell() -> NotebookNode:
+    metadata = {"tags": [SETUP_TAG], "nbgrader": complete_nbgrader({"locked": True, "grade_id": "setup"})}
+    return nbformat.v4.new_code_cell(SETUP_SOURCE, metadata=metadata)
+
+
+def complete_nbgrader(partial: dict) -> dict:
+    """Fill in the keys nbgrader's schema 3 requires, from the short form authors write."""
+    solution = bool(partial.get("solution", False))
+    grade = bool(partial.get("grade", False))
+    meta = {
+        "grade": grade,
+        "grade_id": partial["grade_id"],
+        "locked": bool(partial.get("locked", not solution)),
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
+    if grade:
+        meta["points"] = partial["points"]
+    return meta
+
+
+def with_standard_cells(nb: NotebookNode, lesson: Lesson) -> NotebookNode:
+    """Title first, then the Colab badge and the setup cell, exactly once each."""
+    body = [cell for cell in nb.cells if not {BADGE_TAG, SETUP_TAG} & set(tags(cell))]
+    nb.cells = [body[0], badge_cell(lesson), setup_cell(), *body[1:]]
+    return nb
+
+
+def stamp_translations(nb: NotebookNode) -> int:
+    """Record on each Vietnamese cell the hash of the English cell it translates."""
+    stamped = 0
+    for previous, cell in zip(nb.cells, nb.cells[1:], strict=False):
+        if lang(cell) == "lang-vi" and lang(previous) == "lang-en":
+            cell.metadata["translation_of"] = text_hash(previous.source)
+            stamped += 1
+    return stamped
+
+
+def normalise(nb: NotebookNode) -> NotebookNode:
+    """Complete nbgrader metadata and drop editor noise (jupytext header, ids stay)."""
+    nb.metadata.pop("jupytext", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for cell in nb.cells:
+        cell.metadata.pop("lines_to_next_cell", None)
+        if "nbgrader" in cell.metadata:
+            cell.metadata["nbgrader"] = complete_nbgrader(nbgrader(cell))
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def strip_unchecked_outputs(nb: NotebookNode) -> NotebookNode:
+    """Keep outputs only where nbval compares them; nothing else belongs in git."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        cell.metadata.pop("execution", None)
+        if not is_checked(cell):
+            cell.outputs = []
+        for output in cell.outputs:
+            if "execution_count" in output:
+                output["execution_count"] = None
+    return nb
+
+
+def execute(nb: NotebookNode, workdir: Path) -> NotebookNode:
+    """Run every cell in ``workdir``; a failing cell raises with its traceback."""
+    client = NotebookClient(
+        nb,
+        timeout=EXECUTION_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+        record_timing=False,
+    )
+    client.execute()
+    return nb
+
+
+def execute_file(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    execute(nb, path.parent)
+    nbformat.write(strip_unchecked_outputs(nb), path)
+
+
+def build(source: Path, lesson: Lesson, *, run: bool = True) -> Path:
+    """py:percent text → ``solutions/<slug>/<slug>.ipynb`` with standard cells, stamped, executed."""
+    nb = normalise(jupytext.read(source))
+    if not nb.cells or lang(nb.cells[0]) != "lang-both" or nb.cells[0].cell_type != "markdown":
+        raise SystemExit(f"{source}: the first cell must be the lang-both markdown title")
+    with_standard_cells(nb, lesson)
+    stamp_translations(nb)
+    lesson.solution.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, lesson.solution)
+    if run:
+        execute_file(lesson.solution)
+    return lesson.solution
+
+
+__all__ = ["build", "execute_file", "is_answer", "stamp_translations"]
