@@ -57,6 +57,34 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from coursekit.grading import grade, outcomes_on_record, report, write_csv
+    from coursekit.lessons import ROOT
+
+    root = Path(args.root).resolve() if args.root else ROOT
+    if args.no_autograde:
+        outcomes = outcomes_on_record(root, args.assignments or None)
+    else:
+        outcomes = grade(root, args.assignments or None, force=args.force)
+    if not outcomes:
+        print(f"no submissions under {root / 'submitted'} (expected submitted/<student>/<assignment>/)")
+        return 1
+    print(report(outcomes))
+    if args.export:
+        write_csv(outcomes, Path(args.export))
+        print(f"wrote {args.export}")
+    problems = [row for row in outcomes if row.status != "graded"]
+    if problems:
+        print(f"\n{len(problems)} submission(s) need attention: see the status column above.")
+    return 1 if problems else 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from coursekit.bench import main as bench_main
+
+    return bench_main(Path(args.json) if args.json else None, skip_pipeline=args.skip_pipeline)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m coursekit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +105,19 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="structure, nbgrader cells, bilingual pairs, glossary")
     check.add_argument("lessons", nargs="*")
     check.set_defaults(handler=_check)
+
+    grade = commands.add_parser("grade", help="autograde submitted/ and account for every submission")
+    grade.add_argument("assignments", nargs="*")
+    grade.add_argument("--root", help="course folder (default: this repository)")
+    grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    grade.add_argument("--export", metavar="CSV", help="also write the table as CSV")
+    grade.add_argument("--no-autograde", action="store_true", help="only report what is on record")
+    grade.set_defaults(handler=_grade)
+
+    bench = commands.add_parser("bench", help="time every solution notebook and the data pipelines")
+    bench.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    bench.add_argument("--skip-pipeline", action="store_true", help="notebooks only")
+    bench.set_defaults(handler=_bench)
 
     args = parser.parse_args(argv)
     return args.handler(args)

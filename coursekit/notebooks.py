@@ -23,7 +23,7 @@ from coursekit.lessons import GITHUB_REPO, Lesson
 
 EXECUTION_TIMEOUT_S = 600
 
-SETUP_SOURCE = f'''\
+SETUP_SOURCE = f"""\
 # Setup: in Colab, install the course helpers (`utils`); anywhere else this cell does nothing.
 import sys
 
@@ -33,7 +33,7 @@ if "google.colab" in sys.modules:
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/{GITHUB_REPO}"],
         check=True,
-    )'''
+    )"""
 
 
 def badge_cell(lesson: Lesson) -> NotebookNode:

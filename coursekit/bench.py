@@ -1,0 +1,144 @@
+"""``make bench``: how long each solution notebook takes, what it reached, and the data pipelines.
+
+Targets live here, not in timed tests: the figures vary with the machine, so they are printed
+and saved as JSON (``build/bench.json``) for comparison between runs, never asserted on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import nbformat
+import torch
+from nbclient import NotebookClient
+from torch import nn
+from tqdm.auto import tqdm
+
+from coursekit.lessons import existing_lessons
+
+# What each lesson reaches, read from the kernel after the run, and the target it should meet.
+RESULTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "03_gradient_descent": (("x_final",), "x ≈ 0.32 (lr 0.01: 0.3239; 1/3 = 0.3333)"),
+    "04_linear_regression": (("learned_weight", "learned_bias"), "near 0.4 / 0.6"),
+    "05_logistic_regression": (("test_accuracy",), "test accuracy ≥ 0.920"),
+    "06_mlp_mnist": (("test_accuracy",), "test accuracy ≥ 0.980"),
+}
+SPEEDUP_TARGET = 6.0
+READ_RESULTS = (
+    "import json as _j; print(_j.dumps({{k: float(globals()[k]) for k in {keys!r} if k in globals()}}))"
+)
+
+
+def run_lesson(path: Path, keys: tuple[str, ...]) -> tuple[float, dict[str, float]]:
+    """Execute a notebook in its folder; return wall seconds and the named results."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(READ_RESULTS.format(keys=list(keys))))
+    client = NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    started = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - started
+    printed = "".join(
+        out.get("text", "") for out in nb.cells[-1].outputs if out.get("output_type") == "stream"
+    )
+    return seconds, json.loads(printed or "{}")
+
+
+def _mlp() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 10))
+
+
+def _epoch_seconds(batches, description: str) -> float:
+    """One epoch of the reference model (784-500-10, Adam, batch 100) over ``batches``."""
+    torch.manual_seed(0)
+    model = _mlp()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    started = time.perf_counter()
+    for images, labels in tqdm(batches, desc=description, leave=False):
+        optimizer.zero_grad()
+        loss_fn(model(images), labels).backward()
+        optimizer.step()
+    return time.perf_counter() - started
+
+
+def pipeline_benchmark() -> dict[str, float]:
+    """Seconds per epoch: per-sample ``ToTensor`` + ``DataLoader`` versus one preloaded tensor."""
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    import utils
+
+    root = utils.prepare_mnist()
+    classic = DataLoader(
+        datasets.MNIST(root, train=True, download=True, transform=transforms.ToTensor()),
+        batch_size=100,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
+    images, labels = utils.load_mnist_tensors(train=True)
+    preloaded = utils.TensorBatches(
+        images, labels, 100, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
+    classic_s = _epoch_seconds(classic, "ToTensor + DataLoader")
+    preloaded_s = _epoch_seconds(preloaded, "preloaded tensor")
+    return {
+        "classic_epoch_s": classic_s,
+        "preloaded_epoch_s": preloaded_s,
+        "speedup": classic_s / preloaded_s,
+    }
+
+
+def main(json_path: Path | None, *, skip_pipeline: bool = False) -> int:
+    rows = []
+    for lesson in existing_lessons():
+        keys, target = RESULTS.get(lesson.slug, ((), "runs top to bottom"))
+        seconds, results = run_lesson(lesson.solution, keys)
+        reached = ", ".join(f"{key}={value:.4f}" for key, value in results.items()) or "ok"
+        rows.append(
+            {
+                "lesson": lesson.slug,
+                "seconds": round(seconds, 1),
+                "reached": reached,
+                "target": target,
+                "results": results,
+            }
+        )
+        print(f"  ran {lesson.slug} in {seconds:.1f} s", flush=True)
+
+    print(f"\n| {'lesson':<24} | {'wall s':>6} | {'reached':<44} | target")
+    print(f"|{'-' * 26}|{'-' * 8}|{'-' * 46}|{'-' * 44}")
+    for row in rows:
+        print(f"| {row['lesson']:<24} | {row['seconds']:>6.1f} | {row['reached']:<44} | {row['target']}")
+    total = sum(row["seconds"] for row in rows)
+    print(f"| {'whole course':<24} | {total:>6.1f} | {'':<44} | a few minutes on a 2-core CPU")
+
+    pipeline = None if skip_pipeline else pipeline_benchmark()
+    if pipeline:
+        print("\nMLP 784-500-10, Adam, batch 100, one epoch of MNIST in this process:")
+        print(f"  ToTensor + DataLoader : {pipeline['classic_epoch_s']:6.1f} s/epoch")
+        print(f"  preloaded tensor      : {pipeline['preloaded_epoch_s']:6.1f} s/epoch")
+        verdict = "meets" if pipeline["speedup"] >= SPEEDUP_TARGET else "MISSES"
+        print(
+            f"  speed-up              : {pipeline['speedup']:6.1f}×"
+            f"  ({verdict} the ≥ {SPEEDUP_TARGET:g}× target)"
+        )
+
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        machine = {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpus": os.cpu_count(),
+            "threads": torch.get_num_threads(),
+            "device": os.environ.get("COURSE_DEVICE", "auto"),
+        }
+        payload = {"machine": machine, "lessons": rows, "total_s": round(total, 1), "pipeline": pipeline}
+        json_path.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"\nwrote {json_path}")
+    return 0

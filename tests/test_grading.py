@@ -1,0 +1,114 @@
+"""End to end, as an instructor grades: release → submit → autograde → gradebook → feedback.
+
+The instructor's solution must earn full marks, the untouched student copy zero, a broken
+submission must be reported (never a silent zero), and feedback must not reveal hidden tests.
+These tests execute notebooks: they take minutes, not seconds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursekit.cells import HIDDEN_MARKERS, is_test, nbgrader
+from coursekit.grading import course_overrides, grade
+from coursekit.lessons import LESSONS, ROOT, Lesson
+from coursekit.release import run_nbgrader
+
+GRADED = [lesson for lesson in LESSONS if lesson.graded]
+pytestmark = pytest.mark.slow
+
+
+def total_points(lesson: Lesson) -> float:
+    nb = nbformat.read(lesson.solution, as_version=4)
+    return sum(nbgrader(cell)["points"] for cell in nb.cells if is_test(cell))
+
+
+def hidden_lines(lesson: Lesson) -> list[str]:
+    """Source lines of the hidden tests that are specific enough to recognise in a page."""
+    lines = []
+    for cell in nbformat.read(lesson.solution, as_version=4).cells:
+        if not is_test(cell):
+            continue
+        inside = False
+        for line in cell.source.splitlines():
+            if HIDDEN_MARKERS[0] in line:
+                inside = True
+            elif HIDDEN_MARKERS[1] in line:
+                inside = False
+            elif inside and len(line.strip()) > 25:
+                lines.append(line.strip())
+    return lines
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    """A throw-away course folder holding a copy of every graded lesson, released with a gradebook."""
+    root = tmp_path_factory.mktemp("course")
+    for lesson in GRADED:
+        shutil.copytree(
+            lesson.solution.parent,
+            root / "solutions" / lesson.slug,
+            ignore=shutil.ignore_patterns("models", "*.pt", ".ipynb_checkpoints"),
+        )
+        run_nbgrader("generate_assignment", lesson.slug, "--force", *course_overrides(root))
+    return root
+
+
+def submit(root: Path, student: str, lesson: Lesson, notebook: Path) -> None:
+    target = root / "submitted" / student / lesson.slug
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(notebook, target / f"{lesson.slug}.ipynb")
+
+
+@pytest.mark.parametrize("lesson", GRADED, ids=[lesson.slug for lesson in GRADED])
+def test_solution_gets_full_marks_blank_gets_zero_and_feedback_hides_tests(course: Path, lesson: Lesson):
+    submit(course, "solution", lesson, lesson.solution)
+    submit(course, "blank", lesson, course / "notebooks" / lesson.slug / f"{lesson.slug}.ipynb")
+
+    results = {row.student: row for row in grade(course, [lesson.slug])}
+
+    points = total_points(lesson)
+    assert points > 0
+    assert results["solution"].status == "graded", results["solution"]
+    assert (results["solution"].score, results["solution"].max_score) == (points, points)
+    assert results["blank"].status == "graded", results["blank"]
+    assert (results["blank"].score, results["blank"].max_score) == (0, points)
+
+    run_nbgrader("generate_feedback", lesson.slug, "--force", *course_overrides(course))
+    for student in ("solution", "blank"):
+        page = (course / "feedback" / student / lesson.slug / f"{lesson.slug}.html").read_text()
+        leaked = [line for line in hidden_lines(lesson) if line in page or _escaped(line) in page]
+        assert not leaked, f"feedback for {student} shows hidden tests: {leaked[:3]}"
+        assert "BEGIN HIDDEN TESTS" not in page
+
+
+def _escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def test_a_submission_that_cannot_be_graded_is_reported_not_zeroed(course: Path):
+    lesson = GRADED[0]
+    broken = course / "broken.ipynb"
+    broken.write_text("{ this is not a notebook")
+    submit(course, "broken", lesson, broken)
+    results = {row.student: row for row in grade(course, [lesson.slug])}
+    assert results["broken"].status == "FAILED"
+    assert results["broken"].score is None
+
+
+@pytest.mark.parametrize("lesson", GRADED, ids=[lesson.slug for lesson in GRADED])
+def test_student_copy_fails_its_own_tests(lesson: Lesson):
+    """`nbgrader validate --invert`: no test cell of the untouched copy may pass."""
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "validate", "--invert", str(lesson.student)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert "Success! The notebook does not pass any tests." in result.stdout, result.stdout + result.stderr
