@@ -18,9 +18,10 @@ setup: $(INSTALLED) ## create .venv and install everything (idempotent)
 
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	@echo "installing requirements.txt into $(VENV) (first time: a few minutes)"
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq -r requirements.txt
+	$(PY) -m pip install -qq --no-deps -e .
 	$(PY) -c "import torch, torchvision, utils, coursekit; print('installed: torch', torch.__version__, '· torchvision', torchvision.__version__)"
 	touch $@
 
