@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# nbgrader shells out to `alembic`: the venv's bin folder must come first on PATH.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 LESSONS := $(notdir $(wildcard solutions/[0-9][0-9]_*))
 
 .PHONY: help setup data lab test test-fast release check-release grade feedback export bench clean distclean

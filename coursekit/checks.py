@@ -57,8 +57,8 @@ def check_outputs(nb: NotebookNode) -> list[str]:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        if is_checked(cell) and not cell.outputs:
-            problems.append(f"{_where(index, cell)} is NBVAL_CHECK_OUTPUT but has no stored output")
+        if is_checked(cell) and (not cell.outputs or cell.execution_count is None):
+            problems.append(f"{_where(index, cell)} is NBVAL_CHECK_OUTPUT but has no stored, numbered output")
         if not is_checked(cell) and cell.outputs:
             problems.append(f"{_where(index, cell)} stores outputs nbval does not check (strip them)")
         if is_checked(cell) and any(out.get("output_type") == "display_data" for out in cell.outputs):
@@ -145,7 +145,7 @@ def check_glossary(nb: NotebookNode) -> list[str]:
             continue
         for match in GLOSSARY_NOTE.finditer(cell.source):
             term = match.group(1).strip().lower()
-            before = cell.source[: match.start()].rstrip(" *_`").lower()
+            before = re.sub(r"[\s*_`]+$", "", cell.source[: match.start()]).lower()
             if term not in glossary:
                 problems.append(f"{_where(index, cell)}: '{term}' is not in GLOSSARY.md")
             elif not any(before.endswith(form) for form in glossary[term]):

@@ -7,12 +7,15 @@ cells we keep only ``ename: evalue`` — the bilingual message the course's chec
 
 from __future__ import annotations
 
-from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 
-class HideTestSources(Preprocessor):
-    """Reduce the traceback of every failed graded cell to its error name and message."""
+class HideTestSources(NbGraderPreprocessor):
+    """Reduce the traceback of every failed graded cell to its error name and message.
+
+    (An nbgrader preprocessor, because plain nbconvert ones are disabled unless configured.)
+    """
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):

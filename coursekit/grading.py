@@ -16,7 +16,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from coursekit.lessons import ROOT
-from coursekit.release import NBGRADER
+from coursekit.release import NBGRADER, tool_environment
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def autograde(root: Path, assignment: str, *, force: bool) -> subprocess.Complet
     args = [*NBGRADER, "autograde", assignment, *course_overrides(root)]
     if force:
         args.append("--force")
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=tool_environment())
 
 
 def outcome(root: Path, student: str, assignment: str, log: str) -> Outcome:

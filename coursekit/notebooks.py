@@ -88,7 +88,8 @@ def normalise(nb: NotebookNode) -> NotebookNode:
     nb.metadata.pop("jupytext", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index:03d}"  # stable ids: a rebuild without edits changes nothing
         cell.metadata.pop("lines_to_next_cell", None)
         if "nbgrader" in cell.metadata:
             cell.metadata["nbgrader"] = complete_nbgrader(nbgrader(cell))
@@ -102,13 +103,11 @@ def strip_unchecked_outputs(nb: NotebookNode) -> NotebookNode:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
         cell.metadata.pop("execution", None)
         if not is_checked(cell):
-            cell.outputs = []
-        for output in cell.outputs:
-            if "execution_count" in output:
-                output["execution_count"] = None
+            cell.outputs, cell.execution_count = [], None
+        # A checked cell keeps its execution count (deterministic: the kernel runs every cell
+        # in order): nbval treats a cell with outputs but no count as "unrun" and fails it.
     return nb
 
 
@@ -137,6 +136,7 @@ def build(source: Path, lesson: Lesson, *, run: bool = True) -> Path:
     if not nb.cells or lang(nb.cells[0]) != "lang-both" or nb.cells[0].cell_type != "markdown":
         raise SystemExit(f"{source}: the first cell must be the lang-both markdown title")
     with_standard_cells(nb, lesson)
+    normalise(nb)  # again: number the cell ids after the standard cells went in
     stamp_translations(nb)
     lesson.solution.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, lesson.solution)

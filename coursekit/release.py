@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,17 @@ from coursekit.lessons import ROOT, Lesson
 NBGRADER = [sys.executable, "-m", "nbgrader"]
 
 
+def tool_environment() -> dict[str, str]:
+    """This environment with the interpreter's bin folder first on PATH: nbgrader runs `alembic`."""
+    bin_dir = os.path.dirname(sys.executable)
+    return {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+
+
 def run_nbgrader(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """Run nbgrader from the repository root (where nbgrader_config.py is read); raise on failure."""
-    result = subprocess.run([*NBGRADER, *args], cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(
+        [*NBGRADER, *args], cwd=cwd, capture_output=True, text=True, env=tool_environment()
+    )
     if result.returncode != 0:
         raise RuntimeError(
             f"nbgrader {' '.join(args)} failed with exit code {result.returncode}:\n"

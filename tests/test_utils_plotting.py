@@ -21,6 +21,12 @@ def test_history_groups_train_and_test_curves_per_metric():
         plot_history({})
 
 
+def test_history_can_overlay_runs_on_one_log_panel():
+    fig = plot_history({"lr=0.1": [1.0, 0.1], "lr=0.01": [1.0, 0.5]}, one_panel=True, log_scale=True)
+    assert len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 2
+    assert fig.axes[0].get_yscale() == "log"
+
+
 def test_predictions_scatter_has_three_series():
     x = torch.arange(5.0)
     fig = plot_predictions(x, x, x, x, predictions=x + 1)

@@ -12,7 +12,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
 ArrayLike = torch.Tensor | np.ndarray | Sequence[float]
 
@@ -44,20 +43,32 @@ def plot_descent_path(
     return fig
 
 
-def plot_history(history: Mapping[str, Sequence[float]], *, title: str = "") -> Figure:
-    """Curves per epoch; ``train_loss`` and ``test_loss`` share the "loss" panel, and so on."""
+def plot_history(
+    history: Mapping[str, Sequence[float]],
+    *,
+    title: str = "",
+    one_panel: bool = False,
+    log_scale: bool = False,
+) -> Figure:
+    """Curves per epoch; ``train_loss`` and ``test_loss`` share the "loss" panel, and so on.
+
+    ``one_panel=True`` overlays every curve on one panel, to compare runs (e.g. learning rates);
+    ``log_scale=True`` puts the y axis on a log scale.
+    """
     if not history:
         raise ValueError("history is empty: train for at least one epoch first")
     panels: dict[str, list[str]] = {}
     for key in history:
         metric = key.split("_", 1)[1] if key.startswith(("train_", "test_", "val_")) else key
-        panels.setdefault(metric, []).append(key)
+        panels.setdefault("" if one_panel else metric, []).append(key)
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
     for ax, (metric, keys) in zip(axes[0], panels.items(), strict=True):
         for key in keys:
             values = list(history[key])
             ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=key)
         ax.set(xlabel="epoch", ylabel=metric, title=metric)
+        if log_scale:
+            ax.set_yscale("log")
         ax.legend()
     if title:
         fig.suptitle(title)
@@ -116,6 +127,8 @@ def plot_confusion_matrix(
     y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[str] | None = None
 ) -> Figure:
     """Counts of true (rows) versus predicted (columns) classes, via scikit-learn's display."""
+    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix  # slow import, used here only
+
     matrix = confusion_matrix(_numpy(y_true), _numpy(y_pred))
     display = ConfusionMatrixDisplay(matrix, display_labels=labels)
     fig, ax = plt.subplots(figsize=(6, 6))
