@@ -106,9 +106,27 @@ def strip_unchecked_outputs(nb: NotebookNode) -> NotebookNode:
         cell.metadata.pop("execution", None)
         if not is_checked(cell):
             cell.outputs, cell.execution_count = [], None
+        cell.outputs = coalesce_streams(cell.outputs)
         # A checked cell keeps its execution count (deterministic: the kernel runs every cell
         # in order): nbval treats a cell with outputs but no count as "unrun" and fails it.
     return nb
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Join consecutive pieces of one stream: a loaded kernel may send one print in two parts."""
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and output.get("output_type") == "stream"
+            and previous.get("output_type") == "stream"
+            and previous.get("name") == output.get("name")
+        ):
+            previous["text"] = "".join(previous["text"]) + "".join(output["text"])
+        else:
+            merged.append(output)
+    return merged
 
 
 def execute(nb: NotebookNode, workdir: Path) -> NotebookNode:
