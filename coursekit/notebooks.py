@@ -100,6 +100,7 @@ def normalise(nb: NotebookNode) -> NotebookNode:
 
 def strip_unchecked_outputs(nb: NotebookNode) -> NotebookNode:
     """Keep outputs only where nbval compares them; nothing else belongs in git."""
+    nb.metadata.pop("widgets", None)  # progress-bar widget state: timings that change every run
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
