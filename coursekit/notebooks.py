@@ -146,6 +146,7 @@ def execute(nb: NotebookNode, workdir: Path) -> NotebookNode:
 def execute_file(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     execute(nb, path.parent)
+    nb.metadata["language_info"] = {"name": "python"}  # not the builder's exact Python version
     nbformat.write(strip_unchecked_outputs(nb), path)
 
 

@@ -13,6 +13,10 @@ from coursekit.lessons import ROOT, Lesson
 NBGRADER = [sys.executable, "-m", "nbgrader"]
 
 
+# What running a lesson leaves next to it (git-ignored, never released): not a stray file.
+RUN_ARTEFACTS = ["models", ".ipynb_checkpoints", "__pycache__"]
+
+
 def tool_environment() -> dict[str, str]:
     """This environment with the interpreter's bin folder first on PATH: nbgrader runs `alembic`."""
     bin_dir = os.path.dirname(sys.executable)
@@ -49,7 +53,7 @@ def release_differences(lesson: Lesson, scratch: Path) -> list[str]:
     committed = ROOT / "notebooks" / lesson.slug
     if not committed.is_dir():
         return [f"{committed} is missing: run `make release`"]
-    comparison = filecmp.dircmp(fresh, committed)
+    comparison = filecmp.dircmp(fresh, committed, ignore=[*RUN_ARTEFACTS, *filecmp.DEFAULT_IGNORES])
     problems = [f"only in a fresh release: {name}" for name in comparison.left_only]
     problems += [f"not produced by the release (stray file): {name}" for name in comparison.right_only]
     problems += [
