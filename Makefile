@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 # nbgrader shells out to `alembic`: the venv's bin folder must come first on PATH.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
+# JupyterLab refuses to run as root (containers, CI) unless told so explicitly.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 LESSONS := $(notdir $(wildcard solutions/[0-9][0-9]_*))
 
 .PHONY: help setup data lab test test-fast release check-release grade feedback export bench clean distclean
@@ -31,7 +33,8 @@ data: setup ## make MNIST available in data/ (from the COURSE_DATA_MIRROR folder
 	$(PY) -c "import utils; print('MNIST ready in', utils.prepare_mnist())"
 
 lab: setup ## open the course in JupyterLab on localhost
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/00_start_here/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) \
+		--LabApp.default_url=/lab/tree/notebooks/00_start_here/00_start_here.ipynb $(LAB_ARGS)
 
 test: setup data ## lint, utils tests, course checks, nbval on every solution, grading end to end
 	$(PY) -m ruff check .
