@@ -36,10 +36,12 @@ lab: setup ## open the course in JupyterLab on localhost
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) \
 		--LabApp.default_url=/lab/tree/notebooks/00_start_here/00_start_here.ipynb $(LAB_ARGS)
 
+# Two pytest workers share two cores: one thread per kernel, or the kernels fight over them.
 test: setup data ## lint, utils tests, course checks, nbval on every solution, grading end to end
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check utils coursekit tests nbgrader_config.py
-	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env --durations=12 tests solutions
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env --durations=12 \
+		tests solutions
 
 test-fast: setup ## lint + the checks that execute no notebook (seconds)
 	$(PY) -m ruff check .
