@@ -57,6 +57,25 @@ def test_fit_learns_a_separable_problem_and_reports_history():
     assert history["test_accuracy"][-1] > 0.9
 
 
+def test_fit_steps_the_scheduler_once_per_epoch():
+    features, labels = _blobs(40)
+    model = nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[2], gamma=0.1)
+    batches = TensorBatches(features, labels, 20)
+    fit(
+        model,
+        batches,
+        batches,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        epochs=3,
+        scheduler=scheduler,
+        progress=False,
+    )
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
 def test_regression_history_has_no_accuracy_and_evaluate_leaves_weights_alone():
     torch.manual_seed(0)
     features = torch.rand(50, 1)

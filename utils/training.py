@@ -98,12 +98,14 @@ def fit(
     optimizer: torch.optim.Optimizer,
     epochs: int,
     *,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     progress: bool = True,
 ) -> dict[str, list[float]]:
     """Alternate :func:`train_epoch` and :func:`evaluate` for ``epochs``; return the history.
 
     Keys: ``train_loss``, ``test_loss`` and, for classification, ``train_accuracy``,
     ``test_accuracy`` — one value per epoch, ready for :func:`utils.plot_history`.
+    A ``scheduler``, if given, steps once at the end of every epoch.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int; got {epochs!r}")
@@ -116,5 +118,7 @@ def fit(
         }
         for key, value in results.items():
             history.setdefault(key, []).append(value)
+        if scheduler is not None:
+            scheduler.step()
         bar.set_postfix({key: f"{value:.4f}" for key, value in results.items()})
     return history
