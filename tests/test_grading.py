@@ -48,17 +48,17 @@ def hidden_lines(lesson: Lesson) -> list[str]:
     return lines
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
-    """A throw-away course folder holding a copy of every graded lesson, released with a gradebook."""
-    root = tmp_path_factory.mktemp("course")
-    for lesson in GRADED:
-        shutil.copytree(
-            lesson.solution.parent,
-            root / "solutions" / lesson.slug,
-            ignore=shutil.ignore_patterns("models", "*.pt", ".ipynb_checkpoints"),
-        )
-        run_nbgrader("generate_assignment", lesson.slug, "--force", *course_overrides(root))
+def make_course(root: Path, lesson: Lesson) -> Path:
+    """A throw-away course folder holding a copy of one lesson, released with its own gradebook.
+
+    One course per lesson: a lesson is graded exactly as it stands, whatever state the others are in.
+    """
+    shutil.copytree(
+        lesson.solution.parent,
+        root / "solutions" / lesson.slug,
+        ignore=shutil.ignore_patterns("models", "*.pt", ".ipynb_checkpoints"),
+    )
+    run_nbgrader("generate_assignment", lesson.slug, "--force", *course_overrides(root))
     return root
 
 
@@ -69,7 +69,8 @@ def submit(root: Path, student: str, lesson: Lesson, notebook: Path) -> None:
 
 
 @pytest.mark.parametrize("lesson", GRADED, ids=[lesson.slug for lesson in GRADED])
-def test_solution_gets_full_marks_blank_gets_zero_and_feedback_hides_tests(course: Path, lesson: Lesson):
+def test_solution_gets_full_marks_blank_gets_zero_and_feedback_hides_tests(tmp_path: Path, lesson: Lesson):
+    course = make_course(tmp_path, lesson)
     submit(course, "solution", lesson, lesson.solution)
     submit(course, "blank", lesson, course / "notebooks" / lesson.slug / f"{lesson.slug}.ipynb")
 
@@ -109,8 +110,9 @@ def visible_lines(lesson: Lesson) -> list[str]:
     ]
 
 
-def test_a_submission_that_cannot_be_graded_is_reported_not_zeroed(course: Path):
+def test_a_submission_that_cannot_be_graded_is_reported_not_zeroed(tmp_path: Path):
     lesson = GRADED[0]
+    course = make_course(tmp_path, lesson)
     broken = course / "broken.ipynb"
     broken.write_text("{ this is not a notebook")
     submit(course, "broken", lesson, broken)
