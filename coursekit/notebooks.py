@@ -73,13 +73,21 @@ def with_standard_cells(nb: NotebookNode, lesson: Lesson) -> NotebookNode:
     return nb
 
 
-def stamp_translations(nb: NotebookNode) -> int:
-    """Record on each Vietnamese cell the hash of the English cell it translates."""
+def stamp_translations(nb: NotebookNode, *, only_new: bool = False) -> int:
+    """Record on each Vietnamese cell the hash of the English cell it translates.
+
+    ``only_new=True`` stamps only Vietnamese cells that carry no stamp yet: what ``build`` does,
+    so that an English edit made in the text source still shows up as a stale translation
+    until the author updates the Vietnamese and runs ``coursekit stamp``.
+    """
     stamped = 0
     for previous, cell in zip(nb.cells, nb.cells[1:], strict=False):
-        if lang(cell) == "lang-vi" and lang(previous) == "lang-en":
-            cell.metadata["translation_of"] = text_hash(previous.source)
-            stamped += 1
+        if lang(cell) != "lang-vi" or lang(previous) != "lang-en":
+            continue
+        if only_new and "translation_of" in cell.metadata:
+            continue
+        cell.metadata["translation_of"] = text_hash(previous.source)
+        stamped += 1
     return stamped
 
 
@@ -151,13 +159,13 @@ def execute_file(path: Path) -> None:
 
 
 def build(source: Path, lesson: Lesson, *, run: bool = True) -> Path:
-    """py:percent text → ``solutions/<slug>/<slug>.ipynb`` with standard cells, stamped, executed."""
+    """py:percent text → ``solutions/<slug>/<slug>.ipynb``: standard cells, new twins stamped, executed."""
     nb = normalise(jupytext.read(source))
     if not nb.cells or lang(nb.cells[0]) != "lang-both" or nb.cells[0].cell_type != "markdown":
         raise SystemExit(f"{source}: the first cell must be the lang-both markdown title")
     with_standard_cells(nb, lesson)
     normalise(nb)  # again: number the cell ids after the standard cells went in
-    stamp_translations(nb)
+    stamp_translations(nb, only_new=True)
     lesson.solution.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, lesson.solution)
     if run:

@@ -24,6 +24,17 @@ def test_a_stamped_pair_passes_and_an_edited_english_cell_is_caught():
     assert any("changed after it was translated" in problem for problem in check_bilingual(nb))
 
 
+def test_rebuilding_keeps_old_stamps_so_a_stale_translation_stays_visible():
+    nb = new_notebook(cells=[md("Gradients flow back.", "lang-en"), md("Gradient chảy ngược.", "lang-vi")])
+    stamp_translations(nb)
+    nb.cells[0].source = "Gradients flow backwards."
+    assert stamp_translations(nb, only_new=True) == 0
+    assert any("changed after it was translated" in problem for problem in check_bilingual(nb))
+    nb.cells.append(md("A new paragraph.", "lang-en"))
+    nb.cells.append(md("Một đoạn mới.", "lang-vi"))
+    assert stamp_translations(nb, only_new=True) == 1
+
+
 def test_missing_twin_untagged_cell_and_non_vietnamese_twin_are_caught():
     nb = new_notebook(cells=[md("Alone.", "lang-en"), new_markdown_cell("no tag")])
     problems = " ".join(check_bilingual(nb))
