@@ -126,12 +126,13 @@ def main(json_path: Path | None, *, skip_pipeline: bool = False) -> int:
         )
         print(f"  ran {lesson.slug} in {seconds:.1f} s", flush=True)
 
-    print(f"\n| {'lesson':<24} | {'wall s':>6} | {'reached':<44} | target")
-    print(f"|{'-' * 26}|{'-' * 8}|{'-' * 46}|{'-' * 44}")
+    width = max(len("whole course"), *(len(row["lesson"]) for row in rows))
+    print(f"\n| {'lesson':<{width}} | {'wall s':>6} | {'reached':<44} | target")
+    print(f"|{'-' * (width + 2)}|{'-' * 8}|{'-' * 46}|{'-' * 44}")
     for row in rows:
-        print(f"| {row['lesson']:<24} | {row['seconds']:>6.1f} | {row['reached']:<44} | {row['target']}")
+        print(f"| {row['lesson']:<{width}} | {row['seconds']:>6.1f} | {row['reached']:<44} | {row['target']}")
     total = sum(row["seconds"] for row in rows)
-    print(f"| {'whole course':<24} | {total:>6.1f} | {'':<44} | a few minutes on a 2-core CPU")
+    print(f"| {'whole course':<{width}} | {total:>6.1f} | {'':<44} | a few minutes on a 2-core CPU")
 
     pipeline = None if skip_pipeline else pipeline_benchmark()
     if pipeline:
