@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
@@ -30,6 +31,7 @@ RESULTS: dict[str, tuple[tuple[str, ...], str]] = {
     "10_evaluation_and_overfitting": (("gap_before", "gap_after"), "the cure narrows the loss gap"),
 }
 SPEEDUP_TARGET = 6.0
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 READ_RESULTS = (
     "import json as _j; print(_j.dumps({{k: float(globals()[k]) for k in {keys!r} if k in globals()}}))"
 )
@@ -55,7 +57,7 @@ def _mlp() -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 10))
 
 
-def _epoch_seconds(batches, description: str) -> float:
+def _epoch_seconds(batches: Batches, description: str) -> float:
     """One epoch of the reference model (784-500-10, Adam, batch 100) over ``batches``."""
     torch.manual_seed(0)
     model = _mlp()
@@ -101,7 +103,7 @@ def pipeline_benchmark() -> dict[str, float]:
     }
 
 
-def _delivery_seconds(batches) -> float:
+def _delivery_seconds(batches: Batches) -> float:
     """One epoch of batches with no model: what the data pipeline alone costs."""
     started = time.perf_counter()
     for _ in batches:
