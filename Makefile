@@ -54,13 +54,14 @@ release: setup ## regenerate the student copies in notebooks/ from solutions/
 check-release: setup ## notebooks/ equals a fresh release; no answers leak into it
 	$(PY) -m pytest -q tests/test_course.py -k "release or leak or stubs"
 
-grade: setup ## autograde everything in submitted/; lists every submission, fails on any grading failure
-	$(PY) -m coursekit grade
+# GRADE_ARGS: -j N (workers, default all cores), --force (regrade unchanged), --unsafe-no-sandbox.
+grade: setup data ## autograde submitted/ in a sandbox, in parallel; one status per submission
+	$(PY) -m coursekit grade $(GRADE_ARGS)
 
-feedback: setup ## feedback HTML per student (hidden tests and tracebacks removed)
-	$(foreach lesson,$(LESSONS),$(PY) -m nbgrader generate_feedback $(lesson) --force;)
+feedback: setup ## feedback HTML per graded submission (no hidden tests, no solutions)
+	$(PY) -m coursekit feedback
 
-export: setup ## grades.csv with a status per submission (graded / needs manual grading / FAILED)
+export: setup ## grades.csv: the status, score and reason recorded for every submission
 	$(PY) -m coursekit grade --export grades.csv --no-autograde
 
 bench: setup data ## run every solution notebook and the data-pipeline benchmark; print a table

@@ -8,7 +8,8 @@ from pathlib import Path
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
-from coursekit.feedback import HideTestSources
+from coursekit.autograde import RefuseUnsandboxed
+from coursekit.feedback import HideTestSources, NeutralizeMarkers, ScrubLeaks
 
 c = get_config()  # noqa: F821 — injected by traitlets when it loads this file
 
@@ -30,10 +31,22 @@ c.CourseDirectory.ignore = [
     "models",
 ]
 
-# nbgrader 0.9 reads this key (ExecutePreprocessor.timeout is ignored). Interrupt-on-timeout
-# stays on: turning it off aborts a whole submission instead of failing one cell.
+# nbgrader 0.9 reads this key (ExecutePreprocessor.timeout is ignored) for `nbgrader validate`.
+# Interrupt-on-timeout stays on: turning it off aborts a whole notebook instead of failing one cell.
 c.Execute.timeout = 600
 
-# Feedback must not reveal hidden tests: drop them from the source and keep only the
-# error's message (never the traceback, which quotes the failing hidden line).
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, HideTestSources, CSSHTMLHeaderPreprocessor]
+# Student code is autograded only by `make grade` (coursekit/grading.py): sandboxed, bounded, one
+# submission at a time per worker. A plain `nbgrader autograde` here would run it unsandboxed.
+c.Autograde.autograde_preprocessors = [RefuseUnsandboxed]
+
+# Feedback must not reveal hidden tests or solutions: defuse marker text a student typed, drop
+# hidden tests from the source, keep only a failed test's message (its traceback quotes the hidden
+# line), and remove any hidden or solution line from every source and output (coursekit/feedback.py).
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    NeutralizeMarkers,
+    ClearHiddenTests,
+    HideTestSources,
+    ScrubLeaks,
+    CSSHTMLHeaderPreprocessor,
+]

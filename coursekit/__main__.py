@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -58,14 +59,27 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from coursekit.grading import grade, outcomes_on_record, report, write_csv
+    from coursekit.grading import GradingError, Settings, grade, outcomes_on_record, report, write_csv
     from coursekit.lessons import ROOT
+    from coursekit.sandbox import SandboxUnavailable
 
     root = Path(args.root).resolve() if args.root else ROOT
     if args.no_autograde:
         outcomes = outcomes_on_record(root, args.assignments or None)
     else:
-        outcomes = grade(root, args.assignments or None, force=args.force)
+        settings = Settings(root=root, jobs=args.jobs, sandbox=not args.unsafe_no_sandbox, force=args.force)
+        if args.unsafe_no_sandbox:
+            print("WARNING: grading WITHOUT a sandbox: student code runs with your rights.", file=sys.stderr)
+        try:
+            outcomes = grade(root, args.assignments or None, settings=settings, progress=_progress)
+        except (SandboxUnavailable, GradingError) as error:
+            print(f"make grade refused: {error}", file=sys.stderr)
+            print(
+                "Install bubblewrap (apt-get install bubblewrap), or pass --unsafe-no-sandbox to run "
+                "student code with your own rights (every row is then marked UNSAFE).",
+                file=sys.stderr,
+            )
+            return 2
     if not outcomes:
         print(f"no submissions under {root / 'submitted'} (expected submitted/<student>/<assignment>/)")
         return 1
@@ -77,6 +91,20 @@ def _grade(args: argparse.Namespace) -> int:
     if problems:
         print(f"\n{len(problems)} submission(s) need attention: see the status column above.")
     return 1 if problems else 0
+
+
+def _progress(outcome: object) -> None:
+    print(f"  graded {outcome.student} / {outcome.assignment}: {outcome.status}", file=sys.stderr, flush=True)
+
+
+def _feedback(args: argparse.Namespace) -> int:
+    from coursekit.feedback import generate_all
+    from coursekit.lessons import ROOT
+
+    root = Path(args.root).resolve() if args.root else ROOT
+    lines = generate_all(root)
+    print("\n".join(lines) if lines else f"nothing graded yet under {root / 'autograded'}: run `make grade`")
+    return 1 if any(" FAILED: " in line for line in lines) else 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -109,10 +137,22 @@ def main(argv: list[str] | None = None) -> int:
     grade = commands.add_parser("grade", help="autograde submitted/ and account for every submission")
     grade.add_argument("assignments", nargs="*")
     grade.add_argument("--root", help="course folder (default: this repository)")
-    grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    grade.add_argument("--force", action="store_true", help="regrade submissions already graded unchanged")
+    grade.add_argument(
+        "-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel workers (default: all cores)"
+    )
+    grade.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run student code without bubblewrap (marked on every row)",
+    )
     grade.add_argument("--export", metavar="CSV", help="also write the table as CSV")
     grade.add_argument("--no-autograde", action="store_true", help="only report what is on record")
     grade.set_defaults(handler=_grade)
+
+    feedback = commands.add_parser("feedback", help="feedback pages for every graded submission")
+    feedback.add_argument("--root", help="course folder (default: this repository)")
+    feedback.set_defaults(handler=_feedback)
 
     bench = commands.add_parser("bench", help="time every solution notebook and the data pipelines")
     bench.add_argument("--json", metavar="PATH", help="also write the figures as JSON")

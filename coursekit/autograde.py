@@ -136,11 +136,11 @@ class SandboxedExecute(Execute):
         content = msg.get("content", {})
         text = content.get("text")
         if not isinstance(text, str) or not any(secret in text for secret in self._secrets):
-            return self._capped(outs, msg, display_id, cell_index)
+            return self._keep_capped(outs, msg, display_id, cell_index)
         lines = text.splitlines(keepends=True)
         student = "".join(line for line in lines if not any(secret in line for secret in self._secrets))
         if student:
-            self._capped(outs, {**msg, "content": {**content, "text": student}}, display_id, cell_index)
+            self._keep_capped(outs, {**msg, "content": {**content, "text": student}}, display_id, cell_index)
         grader = []
         for line in lines:
             grader += [secret for secret in self._tokens if secret in line]
@@ -148,7 +148,7 @@ class SandboxedExecute(Execute):
         text = "\n".join(item.rstrip("\n") for item in grader) + "\n"
         return super().output(outs, {**msg, "content": {**content, "text": text}}, display_id, cell_index)
 
-    def _capped(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
+    def _keep_capped(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
         content = msg.get("content", {})
         size = len(json.dumps(content.get("data", content.get("text", ""))))
         kept = self._kept.get(cell_index, 0)
@@ -250,3 +250,14 @@ class VerifyTestCells(NbGraderPreprocessor):
             )
         cell.outputs = outputs
         return passed
+
+
+class RefuseUnsandboxed(NbGraderPreprocessor):
+    """Registered in the course's own nbgrader config: a plain ``nbgrader autograde`` (or the
+    Formgrader's autograde button) would run student code with the instructor's rights."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        raise RuntimeError(
+            "Autograde student code with `make grade` (python -m coursekit grade): it runs each "
+            "submission in a sandbox. Plain `nbgrader autograde` is switched off for this course."
+        )

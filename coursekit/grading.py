@@ -49,7 +49,7 @@ FAILED = "FAILED"
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$")
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 CALIBRATION_STUDENT = "coursekit-calibration"
-RECORDS = Path("autograded") / ".coursekit"
+RECORDS = Path("grading")  # one JSON outcome per submission: grading/<lesson>/<student>.json
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,13 @@ class Settings:
 
 class GradingError(RuntimeError):
     """The grader itself cannot run (no sandbox, no gradebook, a broken solution)."""
+
+
+def course_overrides(root: Path) -> list[str]:
+    """Command-line settings that point nbgrader at another course folder (tests, dry runs)."""
+    if root.resolve() == ROOT:
+        return []
+    return [f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url=sqlite:///{root / 'gradebook.db'}"]
 
 
 # --------------------------------------------------------------------------- discovery
