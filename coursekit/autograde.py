@@ -148,7 +148,9 @@ class SandboxedExecute(Execute):
         text = "\n".join(item.rstrip("\n") for item in grader) + "\n"
         return super().output(outs, {**msg, "content": {**content, "text": text}}, display_id, cell_index)
 
-    def _keep_capped(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
+    def _keep_capped(
+        self, outs: list, msg: dict, display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
         content = msg.get("content", {})
         size = len(json.dumps(content.get("data", content.get("text", ""))))
         kept = self._kept.get(cell_index, 0)

@@ -136,7 +136,11 @@ def generate_all(root: Path = ROOT) -> list[str]:
 
     lines = []
     for lesson in LESSONS:
-        students = sorted(p.parent.name for p in (root / "autograded").glob(f"*/{lesson.slug}") if p.is_dir() and not p.parent.name.startswith("."))
+        students = sorted(
+            p.parent.name
+            for p in (root / "autograded").glob(f"*/{lesson.slug}")
+            if p.is_dir() and not p.parent.name.startswith(".")
+        )
         if not students:
             continue
         run = subprocess_safe(

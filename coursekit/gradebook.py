@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -55,7 +56,12 @@ def import_submission(
     main: Path, scratch: Path, lesson: str, student: str, *, needs_human: bool, timestamp: datetime | None
 ) -> None:
     """Copy the scratch gradebook's grades for one submission into the main gradebook."""
-    with Gradebook(db_url(scratch)) as source, Gradebook(db_url(main)) as target:
+    with (
+        Gradebook(db_url(scratch)) as source,
+        Gradebook(db_url(main)) as target,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes on nbgrader's own models
         graded = source.find_submission(lesson, student)
         target.update_or_create_student(student)
         target.update_or_create_submission(lesson, student, timestamp=timestamp or graded.timestamp)

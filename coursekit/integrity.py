@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+import re
 from collections.abc import Iterable
 
 from nbformat import NotebookNode
@@ -77,7 +78,12 @@ HOOK_NAMES = {
     "compile": "builds code at run time",
     "globals": "edits the notebook's globals indirectly",
     "vars": "edits a namespace indirectly",
+    **dict.fromkeys(
+        ("In", "Out", "_ih", "_oh", "_i", "_ii", "_iii"),
+        "reads the notebook's input history (the tests' source)",
+    ),
 }
+HISTORY_NAME = re.compile(r"^_i\d+$")
 HOOK_MODULES = {
     "builtins": "changes the builtins",
     "ctypes": "writes process memory",
@@ -96,6 +102,7 @@ HOOK_MODULES = {
     "runpy": "runs code built at run time",
     "types": "builds functions or code objects",
     "site": "changes how modules are imported",
+    "__main__": "reaches the notebook's namespace and history indirectly",
 }
 SYS_ATTRIBUTES = {
     "modules": "edits sys.modules (import tricks)",
@@ -233,6 +240,8 @@ def _scan(tree: ast.AST, fixtures: Fixtures) -> Iterable[tuple[int, str]]:
         elif isinstance(node, ast.Name):
             if node.id in HOOK_NAMES and isinstance(node.ctx, ast.Load):
                 yield line, f"`{node.id}` {HOOK_NAMES[node.id]}"
+            elif HISTORY_NAME.match(node.id) and isinstance(node.ctx, ast.Load):
+                yield line, f"`{node.id}` {HOOK_NAMES['In']}"
         elif isinstance(node, ast.Import | ast.ImportFrom):
             yield from _scan_import(node, fixtures)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
