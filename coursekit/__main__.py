@@ -107,6 +107,26 @@ def _feedback(args: argparse.Namespace) -> int:
     return 1 if any(" FAILED: " in line for line in lines) else 0
 
 
+def _workspace(args: argparse.Namespace) -> int:
+    from coursekit.lessons import ROOT
+    from coursekit.workspace import WORKSPACE, describe, sync
+
+    target = Path(args.target) if args.target else WORKSPACE
+    print(describe(sync(Path(args.source) if args.source else ROOT / "notebooks", target), target))
+    return 0
+
+
+def _set_repo(args: argparse.Namespace) -> int:
+    from coursekit.lessons import ROOT
+    from coursekit.repo import set_repo
+
+    changed = set_repo(args.repo, args.branch, ROOT)
+    for path in changed:
+        print(f"updated {path.relative_to(ROOT)}")
+    print(f"{len(changed)} file(s) changed: Colab now uses {args.repo} at {args.branch}; commit and push.")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from coursekit.bench import main as bench_main
 
@@ -153,6 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     feedback = commands.add_parser("feedback", help="feedback pages for every graded submission")
     feedback.add_argument("--root", help="course folder (default: this repository)")
     feedback.set_defaults(handler=_feedback)
+
+    workspace = commands.add_parser("workspace", help="copy lessons missing from workspace/; never overwrite")
+    workspace.add_argument("--source", help="the course's student copies (default: notebooks/)")
+    workspace.add_argument("--target", help="the learner's own copies (default: workspace/)")
+    workspace.set_defaults(handler=_workspace)
+
+    set_repo = commands.add_parser("set-repo", help="point Colab badges and the Colab install at a fork")
+    set_repo.add_argument("repo", metavar="OWNER/NAME")
+    set_repo.add_argument("--branch", default="main")
+    set_repo.set_defaults(handler=_set_repo)
 
     bench = commands.add_parser("bench", help="time every solution notebook and the data pipelines")
     bench.add_argument("--json", metavar="PATH", help="also write the figures as JSON")

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GITHUB_REPO = "pytorch-core/pytorch-core"  # owner/name on GitHub: Colab badges and the Colab install
+# Where Colab badges point and what the Colab setup cell installs. A fork changes both with
+# `python -m coursekit set-repo OWNER/NAME --branch BRANCH` (coursekit/repo.py), never by hand.
+GITHUB_REPO = "pytorch-core/pytorch-core"
 GITHUB_BRANCH = "main"
 
 
@@ -31,10 +33,12 @@ class Lesson:
 
     @property
     def colab_url(self) -> str:
-        return (
-            f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{GITHUB_BRANCH}/"
-            f"notebooks/{self.slug}/{self.slug}.ipynb"
-        )
+        return colab_url(self.slug)
+
+
+def colab_url(slug: str, repo: str = GITHUB_REPO, branch: str = GITHUB_BRANCH) -> str:
+    """Colab opens the student copy straight from GitHub: the repository and branch must be public."""
+    return f"https://colab.research.google.com/github/{repo}/blob/{branch}/notebooks/{slug}/{slug}.ipynb"
 
 
 LESSONS: tuple[Lesson, ...] = (

@@ -19,34 +19,51 @@ from coursekit.cells import (
     tags,
     text_hash,
 )
-from coursekit.lessons import GITHUB_REPO, Lesson
+from coursekit.lessons import GITHUB_BRANCH, GITHUB_REPO, Lesson, colab_url
 
 EXECUTION_TIMEOUT_S = 600
 
-SETUP_SOURCE = f"""\
+SETUP_TEMPLATE = """\
 # Setup: in Colab, install the course helpers (`utils`); anywhere else this cell does nothing.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/{GITHUB_REPO}"],
-        check=True,
-    )"""
+    if subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/{repo}@{branch}"]
+    ).returncode != 0:
+        raise RuntimeError(
+            "Could not install the course package from github.com/{repo} (branch {branch}). Check "
+            "that this repository and branch exist and are public. A fork must point its notebooks "
+            "at itself: run `python -m coursekit set-repo OWNER/NAME --branch BRANCH`, push, then "
+            "open the notebook from the fork's Colab badge.\\n"
+            "Không cài được gói của khoá học từ github.com/{repo} (nhánh {branch}). Hãy kiểm tra "
+            "rằng kho và nhánh này tồn tại và ở chế độ công khai. Một bản fork phải trỏ notebook về "
+            "chính nó: chạy `python -m coursekit set-repo OWNER/NAME --branch BRANCH`, push, rồi mở "
+            "notebook từ huy hiệu Colab của bản fork."
+        )"""
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def setup_source(repo: str = GITHUB_REPO, branch: str = GITHUB_BRANCH) -> str:
+    """The Colab setup cell: installs the course package from ``repo`` at ``branch``, or says why not."""
+    return SETUP_TEMPLATE.format(repo=repo, branch=branch)
+
+
+def badge_source(slug: str, repo: str = GITHUB_REPO, branch: str = GITHUB_BRANCH) -> str:
+    return f"[![Open in Colab]({BADGE_IMAGE})]({colab_url(slug, repo, branch)})"
 
 
 def badge_cell(lesson: Lesson) -> NotebookNode:
-    badge = "https://colab.research.google.com/assets/colab-badge.svg"
     return nbformat.v4.new_markdown_cell(
-        f"[![Open in Colab]({badge})]({lesson.colab_url})",
-        metadata={"tags": ["lang-both", BADGE_TAG]},
+        badge_source(lesson.slug), metadata={"tags": ["lang-both", BADGE_TAG]}
     )
 
 
 def setup_cell() -> NotebookNode:
     metadata = {"tags": [SETUP_TAG], "nbgrader": complete_nbgrader({"locked": True, "grade_id": "setup"})}
-    return nbformat.v4.new_code_cell(SETUP_SOURCE, metadata=metadata)
+    return nbformat.v4.new_code_cell(setup_source(), metadata=metadata)
 
 
 def complete_nbgrader(partial: dict) -> dict:
