@@ -3,38 +3,84 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
+#: PYTHON=python3    interpreter that creates .venv: Python 3.10 to 3.13 (e.g. PYTHON=python3.12)
 PYTHON ?= python3
+#: TORCH=cuda        torch build: cuda (PyPI's default, ~6 GB venv), cpu (CPU-only, ~1.5 GB est.), auto
+TORCH ?= cuda
+#: PORT=8888         port of `make lab` (JupyterLab takes the next free one if it is busy)
+PORT ?= 8888
+#: LAB_ARGS=         extra `jupyter lab` options, e.g. LAB_ARGS=--no-browser
+LAB_ARGS ?=
+#: VENV=.venv        where the virtual environment lives
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# What .venv was built from (Python version, torch build, hash of the requirements): a change of
+# any of them reinstalls, a change of Python or torch build recreates the venv (coursekit/venv_state.py).
+WANTED := $(VENV)/.wanted
 INSTALLED := $(VENV)/.installed
 # nbgrader shells out to `alembic`: the venv's bin folder must come first on PATH.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 # JupyterLab refuses to run as root (containers, CI) unless told so explicitly.
-LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LESSONS := $(notdir $(wildcard solutions/[0-9][0-9]_*))
 
-.PHONY: help setup data lab test test-fast release check-release grade feedback export bench clean distclean
+# TORCH=cuda is the default on purpose, not a guess: every machine (CI reaches only the package
+# registries) installs the same build from the default index; it also runs on a CPU. TORCH=cpu
+# takes the CPU-only wheels from PyTorch's own index; TORCH=auto picks cpu unless `nvidia-smi` works.
+ifeq ($(filter $(TORCH),auto cpu cuda),)
+$(error TORCH=$(TORCH): use cuda, cpu or auto / TORCH chỉ nhận cuda, cpu hoặc auto)
+endif
+ifeq ($(TORCH),auto)
+TORCH_BUILD := $(shell nvidia-smi >/dev/null 2>&1 && echo cuda || echo cpu)
+else
+TORCH_BUILD := $(TORCH)
+endif
+TORCH_INDEX_cpu := --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple
+TORCH_INDEX_cuda :=
+TORCH_PINS = $(shell grep -E '^torch(vision)?==' requirements.txt)
+
+.PHONY: help check-python setup data lab test test-fast release check-release grade feedback export bench clean distclean FORCE
 
 help: ## show this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@echo "Variables (e.g. make lab PYTHON=python3.12 TORCH=cpu PORT=9999):"
+	@sed -n 's/^#: /  /p' $(MAKEFILE_LIST)
 
-setup: $(INSTALLED) ## create .venv and install everything (idempotent)
+check-python: ## check that PYTHON is Python 3.10 to 3.13, before any venv is made
+	@found="$$($(PYTHON) --version 2>&1 || true)"; \
+	case "$$found" in "Python 3.1"[0-3]|"Python 3.1"[0-3].*) exit 0 ;; esac; \
+	others="$$(compgen -c python3.1 | grep -xE 'python3\.1[0-3]' | sort -uV | xargs || true)"; \
+	echo "PYTHON=$(PYTHON) reports \"$$found\", but the course needs Python 3.10 to 3.13." >&2; \
+	echo "  Choose one with PYTHON=..., e.g.: make lab PYTHON=python3.12   (found here: $${others:-none})" >&2; \
+	echo "PYTHON=$(PYTHON) cho ra \"$$found\", nhưng khoá học cần Python 3.10 đến 3.13." >&2; \
+	echo "  Hãy chọn trình thông dịch khác bằng PYTHON=..., ví dụ: make lab PYTHON=python3.12" >&2; \
+	exit 1
 
-$(INSTALLED): requirements.txt pyproject.toml
+setup: $(INSTALLED) ## create .venv and install everything (again when Python, TORCH or requirements change)
+
+$(WANTED): FORCE | check-python
+	@$(PYTHON) -m coursekit.venv_state --venv $(VENV) --torch $(TORCH_BUILD) --wanted $@ requirements.txt pyproject.toml
+
+$(INSTALLED): $(WANTED)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "installing requirements.txt into $(VENV) (first time: a few minutes)"
+	@echo "installing into $(VENV): torch ($(TORCH_BUILD) build), then requirements.txt (first time: a few minutes)"
 	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq $(TORCH_INDEX_$(TORCH_BUILD)) $(TORCH_PINS)
 	$(PY) -m pip install -qq -r requirements.txt
 	$(PY) -m pip install -qq --no-deps -e .
 	$(PY) -c "import torch, torchvision, utils, coursekit; print('installed: torch', torch.__version__, '· torchvision', torchvision.__version__)"
-	touch $@
+	cp $(WANTED) $@
+
+FORCE:
 
 data: setup ## make MNIST available in data/ (from the COURSE_DATA_MIRROR folder, else download)
 	$(PY) -c "import utils; print('MNIST ready in', utils.prepare_mnist())"
 
-lab: setup ## open the course in JupyterLab on localhost
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) \
-		--LabApp.default_url=/lab/tree/notebooks/00_start_here/00_start_here.ipynb $(LAB_ARGS)
+lab: setup ## copy new lessons into workspace/ (never overwriting yours), open it in JupyterLab
+	$(PY) -m coursekit workspace
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+		--ServerApp.root_dir=$(CURDIR)/workspace \
+		--LabApp.default_url=/lab/tree/00_start_here/00_start_here.ipynb $(ROOT_FLAG) $(LAB_ARGS)
 
 # Two pytest workers share two cores: one thread per kernel, or the kernels fight over them.
 test: setup data ## lint, utils tests, course checks, nbval on every solution, grading end to end
@@ -67,11 +113,11 @@ export: setup ## grades.csv: the status, score and reason recorded for every sub
 bench: setup data ## run every solution notebook and the data-pipeline benchmark; print a table
 	$(PY) -m coursekit bench --json build/bench.json
 
-clean: ## remove generated files (keeps .venv and data/)
+clean: ## remove generated files (keeps .venv, data/ and workspace/)
 	rm -rf build autograded feedback .pytest_cache .ruff_cache grades.csv
-	find . -name __pycache__ -prune -exec rm -rf {} + -o -name .ipynb_checkpoints -prune -exec rm -rf {} +
+	find . -path ./workspace -prune -o -name __pycache__ -prune -exec rm -rf {} + -o -name .ipynb_checkpoints -prune -exec rm -rf {} +
 	find solutions notebooks -name models -type d -prune -exec rm -rf {} +
 
-distclean: clean ## also remove .venv, data/ and the gradebook
+distclean: clean ## also remove .venv, data/ and the gradebook (never workspace/)
 	rm -rf $(VENV) gradebook.db
 	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
