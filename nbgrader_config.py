@@ -10,6 +10,7 @@ from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
 from coursekit.autograde import RefuseUnsandboxed
 from coursekit.feedback import HideTestSources, NeutralizeMarkers, ScrubLeaks
+from coursekit.student_copy import CODE_STUB, student_copy_preprocessors
 
 c = get_config()  # noqa: F821 — injected by traitlets when it loads this file
 
@@ -34,6 +35,11 @@ c.CourseDirectory.ignore = [
 # nbgrader 0.9 reads this key (ExecutePreprocessor.timeout is ignored) for `nbgrader validate`.
 # Interrupt-on-timeout stays on: turning it off aborts a whole notebook instead of failing one cell.
 c.Execute.timeout = 600
+
+# Student copies (coursekit/student_copy.py): the stub of an answer cell names its exercise and
+# says in both languages what to do; `# NBVAL_CHECK_OUTPUT` cells keep their reference output.
+c.ClearSolutions.code_stub = {"python": CODE_STUB}
+c.GenerateAssignment.preprocessors = student_copy_preprocessors()
 
 # Student code is autograded only by `make grade` (coursekit/grading.py): sandboxed, bounded, one
 # submission at a time per worker. A plain `nbgrader autograde` here would run it unsandboxed.

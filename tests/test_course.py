@@ -8,11 +8,31 @@ import subprocess
 
 import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbgrader.preprocessors import ClearOutput, ClearSolutions
 
-from coursekit.cells import HIDDEN_MARKERS, SOLUTION_MARKERS, is_answer
+from coursekit.cells import (
+    CHECK_OUTPUT,
+    HIDDEN_MARKERS,
+    SOLUTION_MARKERS,
+    is_answer,
+    is_checked,
+    is_test,
+    nbgrader,
+)
 from coursekit.checks import check_lesson
 from coursekit.lessons import LESSONS, ROOT, Lesson
+from coursekit.notebooks import complete_nbgrader
 from coursekit.release import release_differences
+from coursekit.student_copy import (
+    CODE_STUB,
+    EXERCISE,
+    KeepReferenceOutputs,
+    NameExerciseStubs,
+    exercise_label,
+    keeps_reference_output,
+    student_copy_preprocessors,
+)
 
 IDS = [lesson.slug for lesson in LESSONS]
 GRADED = [lesson for lesson in LESSONS if lesson.graded]
@@ -49,12 +69,85 @@ def test_no_solution_or_hidden_test_text_in_student_files():
 
 @pytest.mark.parametrize("lesson", GRADED, ids=[lesson.slug for lesson in GRADED])
 def test_student_answer_cells_are_stubs(lesson: Lesson):
-    """Every answer cell of the student copy raises NotImplementedError instead of answering."""
+    """Every answer cell raises NotImplementedError with a bilingual message naming its exercise."""
     nb = nbformat.read(lesson.student, as_version=4)
     answers = [cell for cell in nb.cells if is_answer(cell)]
     assert answers, "a graded lesson without answer cells"
     for cell in answers:
-        assert "raise NotImplementedError()" in cell.source, cell.source
+        number = exercise_label(nbgrader(cell)["grade_id"])
+        assert "raise NotImplementedError(" in cell.source, cell.source
+        assert f"Exercise {number} is not done yet" in cell.source, cell.source
+        assert f"Bài tập {number} chưa được làm" in cell.source, cell.source
+        assert "did not run" in cell.source and "chưa được chạy" in cell.source
+        assert EXERCISE not in cell.source, "the exercise placeholder was not filled in"
+
+
+def test_a_stub_names_its_exercise_and_raises_when_called():
+    cell = new_code_cell(
+        "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+        metadata={"nbgrader": complete_nbgrader({"solution": True, "grade_id": "ex2_answer"})},
+    )
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = new_notebook(cells=[cell], metadata={"kernelspec": kernel})
+    resources: dict = {}
+    ClearSolutions(code_stub={"python": CODE_STUB}).preprocess(nb, resources)
+    NameExerciseStubs().preprocess(nb, resources)
+    namespace: dict = {}
+    exec(nb.cells[0].source, namespace)
+    with pytest.raises(NotImplementedError, match=r"Exercise 2 is not done yet.*Bài tập 2 chưa được làm"):
+        namespace["f"]()
+    assert exercise_label("warm_up") == "'warm_up'"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=IDS)
+def test_student_copies_show_exactly_the_reference_outputs(lesson: Lesson):
+    """Checked cells keep the solution's output (and count); every other cell has none."""
+    solution = {cell.id: cell for cell in nbformat.read(lesson.solution, as_version=4).cells}
+    student = nbformat.read(lesson.student, as_version=4)
+    checked = 0
+    for cell in student.cells:
+        if cell.cell_type != "code":
+            continue
+        if keeps_reference_output(cell):
+            checked += 1
+            assert cell.outputs and cell.outputs == solution[cell.id].outputs, cell.source
+            assert cell.execution_count == solution[cell.id].execution_count
+        else:
+            assert not cell.outputs and cell.execution_count is None, cell.source
+    assert checked == sum(keeps_reference_output(cell) for cell in solution.values()) > 0
+
+
+def test_no_checked_cell_is_an_answer_or_test_cell():
+    """Such a cell's output comes from the solution, so the release drops it; none exists today."""
+    for lesson in LESSONS:
+        nb = nbformat.read(lesson.solution, as_version=4)
+        assert not [cell for cell in nb.cells if is_checked(cell) and (is_answer(cell) or is_test(cell))]
+
+
+def test_the_release_keeps_checked_outputs_except_in_answer_and_test_cells():
+    output = new_output("stream", name="stdout", text="0.3333\n")
+    plain = new_code_cell(f"{CHECK_OUTPUT}\nprint(x)", outputs=[output], execution_count=3)
+    unchecked = new_code_cell("print(x)", outputs=[output], execution_count=4)
+    answer = new_code_cell(
+        f"{CHECK_OUTPUT}\nprint(x)",
+        outputs=[output],
+        metadata={"nbgrader": complete_nbgrader({"solution": True, "grade_id": "a"})},
+    )
+    test = new_code_cell(
+        f"{CHECK_OUTPUT}\nprint(x)",
+        outputs=[output],
+        metadata={"nbgrader": complete_nbgrader({"grade": True, "grade_id": "t", "points": 1})},
+    )
+    nb = new_notebook(cells=[plain, unchecked, answer, test])
+    KeepReferenceOutputs().preprocess(nb, {})
+    assert [bool(cell.outputs) for cell in nb.cells] == [True, False, False, False]
+    assert nb.cells[0].execution_count == 3
+
+
+def test_the_student_copy_pipeline_is_nbgraders_with_two_changes():
+    steps = student_copy_preprocessors()
+    assert ClearOutput not in steps and KeepReferenceOutputs in steps
+    assert steps.index(NameExerciseStubs) == steps.index(ClearSolutions) + 1
 
 
 def test_readme_lists_every_lesson_with_its_colab_badge():
