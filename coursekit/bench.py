@@ -30,7 +30,10 @@ RESULTS: dict[str, tuple[tuple[str, ...], str]] = {
     "09_transfer_learning": (("margin",), "transfer beats scratch (margin > 0)"),
     "10_evaluation_and_overfitting": (("gap_before", "gap_after"), "the cure narrows the loss gap"),
 }
-SPEEDUP_TARGET = 6.0
+# A preloaded epoch should be the model's arithmetic, not data handling: the share of it spent
+# only delivering the batches. (The ToTensor/preloaded ratio is reported, not targeted: it
+# depends on how fast the model's own arithmetic is on the machine.)
+DATA_SHARE_TARGET = 0.05
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 READ_RESULTS = (
     "import json as _j; print(_j.dumps({{k: float(globals()[k]) for k in {keys!r} if k in globals()}}))"
@@ -64,7 +67,8 @@ def _epoch_seconds(batches: Batches, description: str) -> float:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     started = time.perf_counter()
-    for images, labels in tqdm(batches, desc=description, leave=False):
+    # disable=None: no bar when stderr is not a terminal (CI logs, `make bench > file 2>&1`).
+    for images, labels in tqdm(batches, desc=description, leave=False, disable=None):
         optimizer.zero_grad()
         loss_fn(model(images), labels).backward()
         optimizer.step()
@@ -100,7 +104,24 @@ def pipeline_benchmark() -> dict[str, float]:
         "classic_data_only_s": classic_data_s,
         "preloaded_data_only_s": preloaded_data_s,
         "data_only_speedup": classic_data_s / preloaded_data_s,
+        "preloaded_data_share": preloaded_data_s / preloaded_s,
     }
+
+
+def pipeline_summary(pipeline: dict[str, float]) -> list[str]:
+    """The pipeline figures as printed lines, with the data-share verdict."""
+    share = pipeline["preloaded_data_share"]
+    verdict = "meets" if share < DATA_SHARE_TARGET else "MISSES"
+    return [
+        "MLP 784-500-10, Adam, batch 100, one epoch of MNIST in this process:",
+        f"  ToTensor + DataLoader : {pipeline['classic_epoch_s']:6.1f} s/epoch",
+        f"  preloaded tensor      : {pipeline['preloaded_epoch_s']:6.1f} s/epoch"
+        f"  ({pipeline['speedup']:.1f}× faster)",
+        f"  data alone, no model  : {pipeline['classic_data_only_s']:6.2f} s vs "
+        f"{pipeline['preloaded_data_only_s']:.3f} s per epoch ({pipeline['data_only_speedup']:.0f}×)",
+        f"  data share of a preloaded epoch: {share:.1%}"
+        f"  ({verdict} the < {DATA_SHARE_TARGET:.0%} target; the rest is the model's arithmetic)",
+    ]
 
 
 def _delivery_seconds(batches: Batches) -> float:
@@ -138,18 +159,7 @@ def main(json_path: Path | None, *, skip_pipeline: bool = False) -> int:
 
     pipeline = None if skip_pipeline else pipeline_benchmark()
     if pipeline:
-        print("\nMLP 784-500-10, Adam, batch 100, one epoch of MNIST in this process:")
-        print(f"  ToTensor + DataLoader : {pipeline['classic_epoch_s']:6.1f} s/epoch")
-        print(f"  preloaded tensor      : {pipeline['preloaded_epoch_s']:6.1f} s/epoch")
-        print(
-            f"  data alone, no model  : {pipeline['classic_data_only_s']:6.2f} s vs "
-            f"{pipeline['preloaded_data_only_s']:.3f} s per epoch ({pipeline['data_only_speedup']:.0f}×)"
-        )
-        verdict = "meets" if pipeline["speedup"] >= SPEEDUP_TARGET else "MISSES"
-        print(
-            f"  speed-up              : {pipeline['speedup']:6.1f}×"
-            f"  ({verdict} the ≥ {SPEEDUP_TARGET:g}× target)"
-        )
+        print("\n" + "\n".join(pipeline_summary(pipeline)))
 
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
