@@ -48,6 +48,15 @@ def error_output(name: str, english: str, vietnamese: str) -> NotebookNode:
     return new_output("error", ename=name, evalue=text, traceback=[f"{name}: {text}"])
 
 
+def stop_reason(error: Exception, wall_s: float) -> str:
+    """One short line for why the run stopped (never the cell's source, which may be a test)."""
+    if "Timeout" in type(error).__name__:
+        return f"time limit ({wall_s:g} s) reached"
+    if "Dead" in type(error).__name__:
+        return "the kernel died"
+    return f"the kernel stopped ({type(error).__name__})"
+
+
 class ArmTestCells(NbGraderPreprocessor):
     """Append a pass token to every test cell and insert a probe cell after each one."""
 
@@ -100,7 +109,7 @@ class SandboxedExecute(Execute):
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
         except Exception as error:  # the kernel died or would not start: account for it below
-            self._stopped = self._stopped or f"the kernel stopped ({type(error).__name__}: {error})"
+            self._stopped = self._stopped or stop_reason(error, self.limits["wall_s"])
         resources["coursekit"]["stopped"] = self._stopped
         resources["coursekit"]["output_capped"] = self._capped
         resources["coursekit"]["seconds"] = round(
@@ -108,6 +117,10 @@ class SandboxedExecute(Execute):
         )
         self._mark_not_run(nb)
         return nb, resources
+
+    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> None:
+        self._stopped = self._stopped or f"time limit ({self.limits['wall_s']:g} s) reached"
+        await super()._async_handle_timeout(timeout, cell)
 
     def _get_timeout(self, cell: NotebookNode | None) -> int:
         return max(1, int(self.deadline - time.monotonic()))
@@ -121,7 +134,7 @@ class SandboxedExecute(Execute):
         try:
             result = await super().async_execute_cell(cell, cell_index, *args, **kwargs)
         except Exception as error:  # DeadKernelError and friends: the kernel is gone
-            self._stopped = f"the kernel died ({type(error).__name__})"
+            self._stopped = self._stopped or stop_reason(error, self.limits["wall_s"])
             return cell
         if time.monotonic() >= self.deadline:
             self._stopped = f"time limit ({self.limits['wall_s']:g} s) reached"
@@ -203,7 +216,10 @@ class VerifyTestCells(NbGraderPreprocessor):
             if grade_id is not None:
                 probe = integrity.read_probe(cell.get("outputs", []), armed[grade_id]["nonce"])
                 report["probes"][grade_id] = probe
-                if grade_id in baseline and probe is None and cell.get("execution_count") is not None:
+                silenced = (
+                    probe is None and cell.get("execution_count") is not None and not state.get("stopped")
+                )
+                if grade_id in baseline and silenced:
                     report["tamper"].append(f"after test {grade_id}: the integrity probe was silenced")
                 elif grade_id in baseline and probe is not None:
                     changes = integrity.compare(baseline[grade_id], probe)

@@ -31,8 +31,8 @@ class Limits:
     memory_bytes: int = 4 * GIB
     processes: int = 256  # tasks: threads count too (torch and the kernel start a few dozen)
     file_bytes: int = 256 * MIB  # largest file the submission may write
-    output_bytes_per_cell: int = 64 * 1024  # kept in the autograded notebook and the feedback
-    output_bytes_total: int = 1 * MIB
+    output_bytes_per_cell: int = 1 * MIB  # kept in the autograded notebook and the feedback (plots fit)
+    output_bytes_total: int = 8 * MIB
 
     @staticmethod
     def wall_for(solution_seconds: float) -> float:
@@ -43,7 +43,7 @@ class Limits:
         return (
             f"{self.wall_s:g} s wall clock, {self.memory_bytes / GIB:g} GiB memory, "
             f"{self.processes} tasks, files ≤ {self.file_bytes // MIB} MiB, "
-            f"output ≤ {self.output_bytes_per_cell // 1024} KiB per cell"
+            f"output ≤ {self.output_bytes_per_cell // MIB} MiB per cell"
         )
 
 

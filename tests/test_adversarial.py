@@ -29,6 +29,7 @@ from coursekit.sandbox import check_available
 
 pytestmark = pytest.mark.slow
 MARK = "coursekit-adversary-leftover"  # argv of the processes an attacker leaves behind
+GUARDED = ("solutions", "utils", "data")  # the repository parts a sandboxed kernel could reach for
 OUTPUT_FOLDERS = ("autograded", "feedback", "grading", "build", "gradebook.db", "notebooks", "release")
 
 try:
@@ -218,7 +219,7 @@ MAIN_CASES = [
         L01,
         lambda: insert_after(wrong(), "ex3_answer", PATCH_CHECKS),
         MANUAL,
-        None,
+        2,
         "tampering detected",
     ),
     Case(
@@ -226,7 +227,7 @@ MAIN_CASES = [
         L02,
         lambda: insert_after(blank(L02), "ex1_answer", INDIRECT_PATCH),
         MANUAL,
-        None,
+        0,
         "runtime: after test",
     ),
     Case(
@@ -234,7 +235,7 @@ MAIN_CASES = [
         L01,
         lambda: insert_after(wrong(), "ex3_answer", FAKE_UTILS),
         MANUAL,
-        None,
+        2,
         "rebinds `utils`",
     ),
     Case(
@@ -242,7 +243,7 @@ MAIN_CASES = [
         L01,
         lambda: insert_after(wrong(), "ex3_answer", TORCH_PATCH),
         MANUAL,
-        None,
+        0,
         "patches `torch.equal`",
     ),
     Case(
@@ -250,10 +251,10 @@ MAIN_CASES = [
         L01,
         lambda: insert_after(wrong(), "ex3_answer", SYS_MODULES),
         MANUAL,
-        None,
+        0,
         "sys.modules",
     ),
-    Case("builtins01", L01, lambda: insert_after(wrong(), "ex3_answer", BUILTINS), MANUAL, None, "builtins"),
+    Case("builtins01", L01, lambda: insert_after(wrong(), "ex3_answer", BUILTINS), MANUAL, 0, "builtins"),
     Case(
         "customexc02",
         L02,
@@ -271,9 +272,7 @@ MAIN_CASES = [
         0,
         "showtraceback",
     ),
-    Case(
-        "ast01", L01, lambda: insert_after(wrong(), "ex3_answer", AST_STRIP), MANUAL, None, "AST transformer"
-    ),
+    Case("ast01", L01, lambda: insert_after(wrong(), "ex3_answer", AST_STRIP), MANUAL, 0, "AST transformer"),
     # reading what it must not see
     Case("history01", L01, lambda: _history_after_tests(), MANUAL, 4, "input history"),
     Case(
@@ -348,10 +347,11 @@ BOUND_CASES = [
         lambda: set_answer(
             solution(L01),
             "ex2_answer",
-            "import time\nwhile True:\n    try:\n        time.sleep(0.2)\n    except KeyboardInterrupt:\n        pass",
+            "import time\nwhile True:\n    try:\n        time.sleep(0.2)\n"
+            "    except KeyboardInterrupt:\n        pass",
         ),
         MANUAL,
-        None,
+        0,
         "hard time limit",
     ),
     Case(
@@ -455,9 +455,18 @@ def main_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
         pytest.skip(f"no sandbox here: {SANDBOX}")
     root = tmp_path_factory.mktemp("hostile-class")
     cases = MAIN_CASES + escape_cases(root)
-    before_repo = tree_digest(ROOT, (".git", ".venv", "build", "data", ".ruff_cache", "grading"))
-    outcomes = run_class(root, cases, Settings(root=root, jobs=2))
-    assert tree_digest(ROOT, (".git", ".venv", "build", "data", ".ruff_cache", "grading")) == before_repo
+    for case in cases:
+        write_case(root, case)
+    before = {
+        "course": tree_digest(root, OUTPUT_FOLDERS),
+        **{name: tree_digest(ROOT / name, ()) for name in GUARDED},
+    }
+    outcomes = {row.student: row for row in grade(root, settings=Settings(root=root, jobs=2))}
+    after = {
+        "course": tree_digest(root, OUTPUT_FOLDERS),
+        **{name: tree_digest(ROOT / name, ()) for name in GUARDED},
+    }
+    assert after == before, "grading changed files outside its output folders"
     return root, outcomes, cases
 
 
@@ -467,7 +476,7 @@ def test_every_case_gets_its_exact_status_and_score(main_class):
 
 
 def test_nothing_escaped_the_sandbox(main_class):
-    root, outcomes, _ = main_class
+    root, _, _ = main_class
     page = (root / "autograded" / "escape03" / L03 / f"{L03}.ipynb").read_text()
     report = json.loads(re.search(r"ESCAPE-REPORT (\{.*?\})", page).group(1).replace('\\"', '"'))
     assert report["net"] != "CONNECTED"
@@ -476,7 +485,7 @@ def test_nothing_escaped_the_sandbox(main_class):
 
 
 def test_feedback_never_shows_a_hidden_or_solution_line(main_class):
-    root, outcomes, _ = main_class
+    root, _, _ = main_class
     lines = generate_all(root)
     assert any("withheld" in line for line in lines if line.startswith("history01"))
     pages = sorted((root / "feedback").rglob("*.html"))
@@ -490,7 +499,7 @@ def test_feedback_never_shows_a_hidden_or_solution_line(main_class):
 
 
 def test_regrading_gives_the_same_results(main_class):
-    root, outcomes, cases = main_class
+    root, outcomes, _ = main_class
     again = {row.student: row for row in grade(root, [L02], settings=Settings(root=root, jobs=2, force=True))}
     for student, row in again.items():
         assert (row.status, row.score) == (outcomes[student].status, outcomes[student].score), student
