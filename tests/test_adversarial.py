@@ -350,9 +350,9 @@ BOUND_CASES = [
             "import time\nwhile True:\n    try:\n        time.sleep(0.2)\n"
             "    except KeyboardInterrupt:\n        pass",
         ),
-        MANUAL,
-        0,
-        "hard time limit",
+        GRADED,
+        1,
+        "time limit",
     ),
     Case(
         "memory01",
@@ -374,7 +374,7 @@ BOUND_CASES = [
             "for _ in range(2000):\n    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()",
         ),
         GRADED,
-        4,
+        1,
         "processes limit",
     ),
     Case(
