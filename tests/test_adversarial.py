@@ -30,7 +30,7 @@ from coursekit.sandbox import check_available
 pytestmark = pytest.mark.slow
 MARK = "coursekit-adversary-leftover"  # argv of the processes an attacker leaves behind
 GUARDED = ("solutions", "utils", "data")  # the repository parts a sandboxed kernel could reach for
-OUTPUT_FOLDERS = ("autograded", "feedback", "grading", "build", "gradebook.db", "notebooks", "release")
+OUTPUT_FOLDERS = ("solutions", "autograded", "feedback", "grading", "build", "gradebook.db", "notebooks", "release")
 
 try:
     check_available(ROOT / "data")
