@@ -27,8 +27,8 @@ RESULTS: dict[str, tuple[tuple[str, ...], str]] = {
     "04_linear_regression": (("learned_weight", "learned_bias"), "near 0.4 / 0.6"),
     "05_logistic_regression": (("test_accuracy",), "test accuracy ≥ 0.920"),
     "06_mlp_mnist": (("test_accuracy",), "test accuracy ≥ 0.980"),
-    "09_transfer_learning": (("margin",), "transfer beats scratch (margin > 0)"),
-    "10_evaluation_and_overfitting": (("gap_before", "gap_after"), "the cure narrows the loss gap"),
+    "10_transfer_learning": (("margin",), "transfer beats scratch (margin > 0)"),
+    "11_evaluation_and_overfitting": (("gap_before", "gap_after"), "the cure narrows the loss gap"),
 }
 # A preloaded epoch should be the model's arithmetic, not data handling: the share of it spent
 # only delivering the batches. (The ToTensor/preloaded ratio is reported, not targeted: it

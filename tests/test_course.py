@@ -188,3 +188,65 @@ def test_notebooks_declare_the_python3_kernel():
     for lesson in LESSONS:
         spec = json.loads(lesson.solution.read_text())["metadata"]["kernelspec"]
         assert spec["name"] == "python3"
+
+
+def _numbered_folders(parent: str) -> dict[str, list[str]]:
+    """``NN_slug`` folders under ``parent`` → the notebooks each one holds (exactly ``NN_slug.ipynb``)."""
+    folders = sorted(path for path in (ROOT / parent).iterdir() if re.fullmatch(r"\d\d_\w+", path.name))
+    return {path.name: sorted(notebook.name for notebook in path.glob("*.ipynb")) for path in folders}
+
+
+def _table_rows(markdown: str) -> list[list[str]]:
+    """The rows of every markdown table whose first column is a two-digit lesson number."""
+    rows = [
+        [column.strip() for column in line.strip().strip("|").split("|")] for line in markdown.splitlines()
+    ]
+    return [row for row in rows if row and re.fullmatch(r"\d\d", row[0])]
+
+
+def _course_map(language: str) -> list[list[str]]:
+    """Lesson 00's course map (section 1) in ``language`` ('lang-en' or 'lang-vi')."""
+    heading = {
+        "lang-en": "## 1. How the course is organised",
+        "lang-vi": "## 1. Khoá học được tổ chức ra sao",
+    }
+    nb = nbformat.read(LESSONS[0].solution, as_version=4)
+    cells = [
+        cell
+        for cell in nb.cells
+        if heading[language] in cell.source and language in cell.metadata.get("tags", [])
+    ]
+    assert len(cells) == 1, f"lesson 00 needs exactly one {language} cell '{heading[language]}'"
+    return _table_rows(cells[0].source)
+
+
+def test_registry_folders_readme_and_course_map_agree():
+    """One numbering everywhere: registry, solutions/, notebooks/, titles, README table, lesson 00's map."""
+    slugs = [lesson.slug for lesson in LESSONS]
+    assert [lesson.number for lesson in LESSONS] == sorted({lesson.number for lesson in LESSONS}), (
+        "lesson numbers must be unique and in order"
+    )
+    for parent in ("solutions", "notebooks"):
+        folders = _numbered_folders(parent)
+        assert list(folders) == slugs, f"{parent}/ holds {list(folders)}, the registry {slugs}"
+        wrong = {slug: names for slug, names in folders.items() if names != [f"{slug}.ipynb"]}
+        assert not wrong, f"{parent}/: folders that do not hold exactly their NN_slug.ipynb: {wrong}"
+    for lesson in LESSONS:
+        title = nbformat.read(lesson.solution, as_version=4).cells[0].source.strip()
+        assert title == f"# {lesson.number} · {lesson.title_en} / {lesson.title_vi}", title
+
+    readme = _table_rows((ROOT / "README.md").read_text(encoding="utf-8"))
+    expected = [
+        [
+            lesson.number,
+            f"[{lesson.title_en}](notebooks/{lesson.slug}/{lesson.slug}.ipynb)",
+            lesson.title_vi,
+            f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({lesson.colab_url})",
+        ]
+        for lesson in LESSONS
+    ]
+    assert readme == expected, "the README's lesson table differs from coursekit/lessons.py"
+
+    english, vietnamese = _course_map("lang-en"), _course_map("lang-vi")
+    assert [row[:2] for row in english] == [[lesson.number, lesson.title_en] for lesson in LESSONS]
+    assert [row[:2] for row in vietnamese] == [[lesson.number, lesson.title_vi] for lesson in LESSONS]
