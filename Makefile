@@ -39,7 +39,7 @@ TORCH_INDEX_cpu := --index-url https://download.pytorch.org/whl/cpu --extra-inde
 TORCH_INDEX_cuda :=
 TORCH_PINS = $(shell grep -E '^torch(vision)?==' requirements.txt)
 
-.PHONY: help check-python setup data lab test test-fast release check-release grade feedback export bench clean distclean FORCE
+.PHONY: help check-python setup data lab test test-fast release check-release grade feedback export bench bench-grading clean distclean FORCE
 
 help: ## show this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -112,6 +112,9 @@ export: setup ## grades.csv: the status, score and reason recorded for every sub
 
 bench: setup data ## run every solution notebook and the data-pipeline benchmark; print a table
 	$(PY) -m coursekit bench --json build/bench.json
+
+bench-grading: setup data ## grading throughput for lessons 01 and 06, serial vs parallel; class-of-200 time
+	$(PY) -m coursekit bench-grading --json build/bench-grading.json
 
 clean: ## remove generated files (keeps .venv, data/ and workspace/)
 	rm -rf build autograded feedback .pytest_cache .ruff_cache grades.csv

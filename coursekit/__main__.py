@@ -127,6 +127,13 @@ def _set_repo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_grading(args: argparse.Namespace) -> int:
+    from coursekit.bench_grading import main as bench_grading_main
+
+    json_path = Path(args.json) if args.json else None
+    return bench_grading_main(args.lessons, args.submissions, args.jobs, json_path)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from coursekit.bench import main as bench_main
 
@@ -188,6 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     bench.add_argument("--skip-pipeline", action="store_true", help="notebooks only")
     bench.set_defaults(handler=_bench)
+
+    bench_grading = commands.add_parser("bench-grading", help="grading throughput, serial vs parallel")
+    bench_grading.add_argument("lessons", nargs="*", default=["01", "06"])
+    bench_grading.add_argument("--submissions", type=int, default=4)
+    bench_grading.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    bench_grading.add_argument("--json", metavar="PATH")
+    bench_grading.set_defaults(handler=_bench_grading)
 
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
@@ -118,9 +119,11 @@ class SandboxedExecute(Execute):
         self._mark_not_run(nb)
         return nb, resources
 
-    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> None:
+    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> dict | None:
+        """Interrupt, record the bound, and give the cell its timeout error (even if the code ignores
+        the interrupt: nothing after it runs, and the kernel is killed at shutdown)."""
         self._stopped = self._stopped or f"time limit ({self.limits['wall_s']:g} s) reached"
-        await super()._async_handle_timeout(timeout, cell)
+        return await super()._async_handle_timeout(timeout, cell)
 
     def _get_timeout(self, cell: NotebookNode | None) -> int:
         return max(1, int(self.deadline - time.monotonic()))
@@ -139,6 +142,9 @@ class SandboxedExecute(Execute):
         if time.monotonic() >= self.deadline:
             self._stopped = f"time limit ({self.limits['wall_s']:g} s) reached"
         return result
+
+    # nbclient binds the synchronous wrapper to its own coroutine: rebind it to the override above.
+    execute_cell = run_sync(async_execute_cell)
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
         """Cap what the submission prints; the grader's own token and probe lines always pass.

@@ -273,9 +273,8 @@ def calibrate(lesson: Lesson, run_dir: Path, settings: Settings) -> Calibration:
     )
     if cache.is_file():
         data = json.loads(cache.read_text())
-        return Calibration(
-            lesson.slug, Limits(**data["limits"]), data["probes"], data["seconds"], data["max_score"]
-        )
+        limits = replace(settings.limits, wall_s=settings.wall_s or Limits.wall_for(data["seconds"]))
+        return Calibration(lesson.slug, limits, data["probes"], data["seconds"], data["max_score"])
     fixtures = integrity.Fixtures(nbformat.read(lesson.solution, as_version=4))
     plan = {"limits": asdict(replace(settings.limits, wall_s=900)), "probe_names": fixtures.probe_names()}
     scratch = run_dir / "calibration" / lesson.slug

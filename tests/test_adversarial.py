@@ -30,7 +30,16 @@ from coursekit.sandbox import check_available
 pytestmark = pytest.mark.slow
 MARK = "coursekit-adversary-leftover"  # argv of the processes an attacker leaves behind
 GUARDED = ("solutions", "utils", "data")  # the repository parts a sandboxed kernel could reach for
-OUTPUT_FOLDERS = ("solutions", "autograded", "feedback", "grading", "build", "gradebook.db", "notebooks", "release")
+OUTPUT_FOLDERS = (
+    "solutions",
+    "autograded",
+    "feedback",
+    "grading",
+    "build",
+    "gradebook.db",
+    "notebooks",
+    "release",
+)
 
 try:
     check_available(ROOT / "data")
@@ -62,9 +71,12 @@ def insert_after(nb: nbformat.NotebookNode, grade_id: str, code: str) -> nbforma
 
 def append_to_answer(nb: nbformat.NotebookNode, grade_id: str, code: str) -> nbformat.NotebookNode:
     cell = nb.cells[answer_index(nb, grade_id)]
-    cell.source = (
-        cell.source.replace("### BEGIN SOLUTION\n", "").replace("### END SOLUTION\n", "") + "\n" + code
-    )
+    kept = [
+        line
+        for line in cell.source.splitlines()
+        if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+    ]
+    cell.source = "\n".join([*kept, code])
     return nb
 
 

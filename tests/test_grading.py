@@ -1,8 +1,10 @@
 """End to end, as an instructor grades: release → submit → autograde → gradebook → feedback.
 
-The instructor's solution must earn full marks, the untouched student copy zero, a broken
-submission must be reported (never a silent zero), and feedback must not reveal hidden tests.
-These tests execute notebooks: they take minutes, not seconds.
+Every lesson, in the sandbox: the instructor's solution must earn full marks (the grader's
+calibration run, which refuses to grade a lesson whose solution fails), the untouched student
+copy zero, a broken submission must be reported (never a silent zero), and feedback must not
+reveal hidden tests. Hostile submissions: tests/test_adversarial.py. These tests execute
+notebooks: they take minutes, not seconds.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import nbformat
 import pytest
 
 from coursekit.cells import HIDDEN_MARKERS, is_test, nbgrader
-from coursekit.grading import course_overrides, grade
+from coursekit.grading import Settings, calibrate, course_overrides, grade
 from coursekit.lessons import LESSONS, ROOT, Lesson
 from coursekit.release import run_nbgrader, tool_environment
 
@@ -71,21 +73,21 @@ def submit(root: Path, student: str, lesson: Lesson, notebook: Path) -> None:
 @pytest.mark.parametrize("lesson", GRADED, ids=[lesson.slug for lesson in GRADED])
 def test_solution_gets_full_marks_blank_gets_zero_and_feedback_hides_tests(tmp_path: Path, lesson: Lesson):
     course = make_course(tmp_path, lesson)
-    submit(course, "solution", lesson, lesson.solution)
     submit(course, "blank", lesson, course / "notebooks" / lesson.slug / f"{lesson.slug}.ipynb")
+    settings = Settings(root=course, jobs=1)
 
-    results = {row.student: row for row in grade(course, [lesson.slug])}
+    results = {row.student: row for row in grade(course, [lesson.slug], settings=settings)}
 
     points = total_points(lesson)
     assert points > 0
-    assert results["solution"].status == "graded", results["solution"]
-    assert (results["solution"].score, results["solution"].max_score) == (points, points)
+    calibration = calibrate(lesson, tmp_path / "calibration-check", settings)  # cached: the run above
+    assert calibration.max_score == points, "the solution earns every point in the sandbox"
     assert results["blank"].status == "graded", results["blank"]
     assert (results["blank"].score, results["blank"].max_score) == (0, points)
 
     run_nbgrader("generate_feedback", lesson.slug, "--force", *course_overrides(course))
     visible = visible_lines(lesson)
-    for student in ("solution", "blank"):
+    for student in ("blank",):
         text = page_text(course / "feedback" / student / lesson.slug / f"{lesson.slug}.html")
         assert any(line in text for line in visible), "control: the visible tests must show in feedback"
         # A line that also stands in the visible tests proves nothing either way.
