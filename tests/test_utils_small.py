@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from utils import Accumulator, Timer, accuracy, check_close, check_equal, check_shape, check_true
+from utils import (
+    Accumulator,
+    Timer,
+    accuracy,
+    check_close,
+    check_equal,
+    check_raises,
+    check_shape,
+    check_true,
+)
 from utils.seeding import seed_everything
 
 
@@ -94,3 +103,71 @@ def test_check_shape_and_check_true():
         check_shape(torch.zeros(3, 2), (2, 3), name="x")
     with pytest.raises(AssertionError, match="nhận được"):
         check_true(False, name="grad cleared", expected="x.grad is None / x.grad là None", got="tensor")
+
+
+def test_check_close_on_a_large_tensor_says_where_it_differs():
+    want = torch.zeros(4, 5)
+    got = want.clone()
+    got[1, 3], got[2, 0] = 0.5, -2.0
+    with pytest.raises(AssertionError) as raised:
+        check_close(got, want, name="grid")
+    message = str(raised.value)
+    assert "2 of 20 elements differ" in message
+    assert "first at index / đầu tiên ở chỉ số (1, 3)" in message
+    assert "largest |difference|" in message and "2 at index / ở chỉ số (2, 0)" in message
+    small = torch.zeros(3)
+    with pytest.raises(AssertionError) as raised:
+        check_close(small + 1, small, name="small")
+    assert "where / ở đâu" not in str(raised.value)  # printed in full: no need to locate
+
+
+def test_check_close_counts_nan_as_a_difference():
+    got = torch.zeros(20)
+    got[7] = float("nan")
+    with pytest.raises(AssertionError, match=r"first at index / đầu tiên ở chỉ số \(7,\)"):
+        check_close(got, torch.zeros(20), name="with nan")
+
+
+def test_check_equal_on_a_large_tensor_says_where_it_differs():
+    want = torch.arange(30)
+    got = want.clone()
+    got[17] = -1
+    with pytest.raises(
+        AssertionError, match=r"1 of 30 elements differ.*\(17,\): expected / cần 17, got / nhận được -1"
+    ):
+        check_equal(got, want, name="labels")
+    check_equal(torch.full((20,), float("nan")), torch.full((20,), float("nan")), name="nan equals nan")
+
+
+def test_check_equal_never_crashes_on_ambiguous_values():
+    with pytest.raises(AssertionError, match="tensors"):
+        check_equal([torch.ones(2)], [torch.zeros(2)], name="tensors")
+
+
+def test_check_close_rejects_a_complex_tensor_as_an_assertion():
+    with pytest.raises(AssertionError, match="complex"):
+        check_close(torch.zeros(2, dtype=torch.complex64), [0.0, 0.0], name="v")
+
+
+def test_check_raises_reports_the_wrong_exception_and_no_exception():
+    def divide(a, b):
+        if b == 0:
+            raise ValueError("b must not be 0")
+        return a / b
+
+    error = check_raises(lambda: divide(1, 0), ValueError, "b = 0")
+    assert "must not be 0" in str(error)
+    with pytest.raises(AssertionError) as raised:
+        check_raises(lambda: divide("1", 2), ValueError, "a string")
+    message = str(raised.value)
+    assert "raises / báo lỗi ValueError" in message and "TypeError: unsupported operand" in message
+    with pytest.raises(AssertionError, match=r"no exception / không có lỗi; returned 0\.5"):
+        check_raises(lambda: divide(1, 2), (ValueError, ZeroDivisionError), "no error")
+
+
+def test_check_raises_lets_a_refusal_from_a_spy_through():
+    def refuse():
+        raise AssertionError("✗ forbidden tool")
+
+    with pytest.raises(AssertionError, match="forbidden tool"):
+        check_raises(refuse, ValueError, "uses a forbidden tool")

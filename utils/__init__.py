@@ -15,7 +15,7 @@ before it moved here, so a learner can always read what it does:
 Importing the package has no side effects: nothing is downloaded, seeded or plotted.
 """
 
-from utils.checking import check_close, check_equal, check_shape, check_true
+from utils.checking import check_close, check_equal, check_raises, check_shape, check_true
 from utils.data import (
     MNIST_CLASSES,
     TensorBatches,
@@ -45,6 +45,7 @@ __all__ = [
     "accuracy",
     "check_close",
     "check_equal",
+    "check_raises",
     "check_shape",
     "check_true",
     "data_dir",
