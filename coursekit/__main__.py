@@ -203,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     bench_grading.add_argument("--json", metavar="PATH")
     bench_grading.set_defaults(handler=_bench_grading)
 
+    # classroom: release, collect, return-feedback, export, setup (coursekit/classroom.py)
+    from coursekit.classroom import add_commands as add_classroom_commands
+
+    add_classroom_commands(commands)
+
     args = parser.parse_args(argv)
     return args.handler(args)
 

@@ -11,12 +11,12 @@ student it names. This module closes those holes for the course:
   ``classroom/site.json`` written by ``coursekit classroom setup``, else a per-user folder so a
   learner's JupyterLab panels work with no set-up);
 - :func:`configure` puts that into an nbgrader config, with the two classes below;
-- :class:`PrivateSubmit` writes a submission readable only by its author and the instructors'
-  group, and refuses to submit under another name;
 - :func:`scan_inbound` / :func:`latest_per_student` / :func:`copy_submission` collect only what
   a student really owns (the folder's owner must be the student it names), never follow a link,
-  and judge lateness by the server's clock; :class:`SafeCollect` gives nbgrader's own
-  ``collect`` (the Formgrader's button) the same rules.
+  and judge lateness by the server's clock;
+- :mod:`coursekit.nbgrader_exchange` holds the nbgrader classes that :func:`configure` names:
+  a submit that keeps a submission private to its author and the instructors and refuses to
+  submit under another name, and a collect (the Formgrader's button too) with the rules above.
 
 The inbound folder itself belongs to the instructor, with mode 3773 (sticky: nobody removes or
 renames another's entry; no read for others: nobody lists it); see :func:`prepare_class_exchange`.
@@ -24,22 +24,15 @@ renames another's entry; no read for others: nobody lists it); see :func:`prepar
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import os
-import pwd
-import secrets
 import shutil
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from nbgrader.exchange.default.collect import ExchangeCollect
-from nbgrader.exchange.default.submit import ExchangeSubmit
-from nbgrader.utils import get_username, ignore_patterns, parse_utc
 
 from coursekit.lessons import ROOT
 
@@ -98,14 +91,14 @@ def site(environ: dict[str, str] | None = None, site_file: Path = SITE_FILE) -> 
         "instructors_group": INSTRUCTORS_GROUP,
         "students_group": STUDENTS_GROUP,
     }
-    source = "personal default"
-    if recorded.get("exchange"):
-        source = str(site_file.relative_to(ROOT) if site_file.is_relative_to(ROOT) else site_file)
     values.update({key: value for key, value in recorded.items() if key in values and value})
-    for variable, key in ENVIRONMENT.items():
-        if environ.get(variable):
-            values[key] = environ[variable]
-            source = "environment" if key == "exchange" else source
+    values.update({key: environ[name] for name, key in ENVIRONMENT.items() if environ.get(name)})
+    if environ.get("COURSE_EXCHANGE"):
+        source = "environment (COURSE_EXCHANGE)"
+    elif recorded.get("exchange"):
+        source = str(site_file)
+    else:
+        source = "personal default"
     return Site(
         course_id=values["course_id"],
         exchange=Path(values["exchange"]).expanduser(),
@@ -122,14 +115,23 @@ def configure(c: Any, where: Site | None = None) -> None:
     c.Exchange.root = str(where.exchange)
     # ~/<course>/<lesson>: a fetched lesson never lands on the learner's own workspace/<lesson>.
     c.Exchange.path_includes_course = True
-    c.ExchangeFactory.submit = "coursekit.exchange.PrivateSubmit"
-    c.ExchangeFactory.collect = "coursekit.exchange.SafeCollect"
+    c.ExchangeFactory.submit = "coursekit.nbgrader_exchange.PrivateSubmit"
+    c.ExchangeFactory.collect = "coursekit.nbgrader_exchange.SafeCollect"
 
 
-def ensure_personal_exchange(where: Site | None = None) -> Path:
-    """Create a learner's exchange root if missing (nbgrader's panels fail without one)."""
+def ensure_personal_exchange(where: Site | None = None) -> Path | None:
+    """Create a learner's own exchange root if missing (nbgrader's panels fail without one).
+
+    Only the per-user default is ever created here: a class's exchange is made by
+    ``coursekit classroom setup``, with its owners and modes.
+    """
     where = where or site()
-    where.exchange.mkdir(parents=True, exist_ok=True)
+    if where.source != "personal default":
+        return None
+    try:
+        where.exchange.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a read-only home: nbgrader then says so in its panel
     return where.exchange
 
 
@@ -141,6 +143,8 @@ def prepare_class_exchange(where: Site, instructor: str) -> list[str]:
     folders it does not own); the instructors' group owns inbound, so submissions (setgid) are
     readable by every instructor and by no other student.
     """
+    import pwd
+
     user = pwd.getpwnam(instructor)
     group = _gid(where.instructors_group)
     done = []
@@ -155,7 +159,7 @@ def prepare_class_exchange(where: Site, instructor: str) -> list[str]:
         path.mkdir(parents=True, exist_ok=True)
         os.chown(path, uid, gid)
         os.chmod(path, mode)
-        done.append(f"{path}  mode {mode:04o}  owner {pwd.getpwuid(uid).pw_name}")
+        done.append(f"{path}  mode {mode:04o}  owner {_user_name(uid)}")
     return done
 
 
@@ -225,7 +229,7 @@ def inspect_entry(path: Path, lesson: str, student: str, timestamp: str) -> Entr
     owner = _user_name(info.st_uid)
     received = _utc(info.st_ctime)
     try:
-        claimed = _naive_utc(parse_utc(timestamp))
+        claimed = parse_utc(timestamp)
     except (ValueError, OverflowError):
         claimed = None
 
@@ -304,6 +308,8 @@ def copy_submission(source: Path, destination: Path) -> list[str]:
 
 
 def _user_name(uid: int) -> str:
+    import pwd  # POSIX only: this module must import on Windows (a learner's nbgrader config)
+
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -314,98 +320,16 @@ def _utc(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)
 
 
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
+def parse_utc(text: str) -> dt.datetime:
+    """nbgrader's submission time (``2025-11-30 10:42:16.123456 UTC``) as naive UTC, as nbgrader reads it."""
+    from dateutil import parser, tz
+
+    parts = text.split(" ")
+    if len(parts) == 3:
+        zone = tz.gettz(parts[2]) if not parts[2].lstrip("+-").isdigit() else int(parts[2])
+        moment = parser.parse(" ".join([*parts[:2], "TZ"]), tzinfos={"TZ": zone})
+    else:
+        moment = parser.parse(text)
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return moment
-
-
-# --------------------------------------------------------------------------- nbgrader classes
-class PrivateSubmit(ExchangeSubmit):
-    """``nbgrader submit`` whose submission only its author and the instructors can read.
-
-    nbgrader's own submit makes the submission folder world-writable (0777) and accepts
-    ``--student=SOMEONE``. Here: files are written under umask 077, then set to 0640 in folders
-    of 0750, with the instructors' group (inherited from the setgid inbound folder); and a
-    student may submit only as themselves.
-    """
-
-    def init_dest(self) -> None:
-        requested, me = self.coursedir.student_id, get_username()
-        if requested not in ("", "*") and requested != me:
-            self.fail(f"You can submit only as yourself ({me}), not as {requested!r}.")
-        super().init_dest()
-
-    def copy_files(self) -> None:
-        self.init_release()
-        secret = secrets.token_hex(64)
-        destination = os.path.join(self.inbound_path, self.assignment_filename)
-        name = self.assignment_filename
-        cache = os.path.join(self.cache_path, name.rsplit("+", 1)[0] if self.add_random_string else name)
-        self.log.info(f"Source: {self.src_path}")
-        self.log.info(f"Destination: {destination}")
-        self.check_filename_diff()
-        old_umask = os.umask(0o077)
-        try:
-            self.private_copy(self.src_path, destination)
-            self.write_stamps(destination, secret)
-        finally:
-            os.umask(old_umask)
-        self.set_perms(destination, fileperms=SUBMISSION_FILE_MODE, dirperms=SUBMISSION_DIR_MODE)
-        os.makedirs(self.cache_path, exist_ok=True)
-        self.do_copy(self.src_path, cache)
-        self.write_stamps(cache, secret)
-        self.log.info(
-            f"Submitted as: {self.coursedir.course_id} {self.coursedir.assignment_id} {self.timestamp}"
-        )
-
-    def private_copy(self, source: str, destination: str) -> None:
-        """nbgrader's ``do_copy`` limits, but copying contents only: never the source's open modes."""
-        size, limit = self.get_size(source), 1000 * self.coursedir.max_dir_size
-        if size > limit:
-            raise RuntimeError(f"Directory size is too big. Size is {size}, maximum size is {limit}")
-        ignore = ignore_patterns(
-            exclude=self.coursedir.ignore,
-            include=self.coursedir.include,
-            max_file_size=self.coursedir.max_file_size,
-            log=self.log,
-        )
-        shutil.copytree(source, destination, ignore=ignore, copy_function=shutil.copyfile)
-
-    def write_stamps(self, folder: str, secret: str) -> None:
-        Path(folder, "timestamp.txt").write_text(self.timestamp)
-        Path(folder, "submission_secret.txt").write_text(secret)
-
-
-class SafeCollect(ExchangeCollect):
-    """``nbgrader collect`` (and the Formgrader's collect button) with the course's rules:
-
-    a submission must be owned by the student it names, links are never followed, and a forged
-    or unreadable entry is skipped with an error in the log instead of replacing a real one.
-    """
-
-    def init_src(self) -> None:
-        if self.coursedir.course_id == "":
-            self.fail("No course id specified. Re-run with --course flag.")
-        self.inbound_path = os.path.join(self.root, self.coursedir.course_id, "inbound")
-        if not os.path.isdir(self.inbound_path):
-            self.fail(f"Course not found: {self.inbound_path}")
-        entries = scan_inbound(Path(self.inbound_path), self.coursedir.assignment_id)
-        wanted = self.coursedir.student_id or "*"
-        entries = [entry for entry in entries if wanted == "*" or entry.student == wanted]
-        for entry in entries:
-            if entry.problem:
-                self.log.error(f"Skipping {entry.path.name}: {entry.problem}")
-        chosen = latest_per_student(entries)
-        self.src_records = [
-            {"username": student, "filename": entry.path.name, "timestamp": entry.claimed}
-            for student, entry in sorted(chosen.items())
-        ]
-
-    def do_copy(self, src: str, dest: str, log: Any = None) -> None:
-        copy_submission(Path(src), Path(dest))
-
-
-def random_suffix() -> str:
-    """The random part nbgrader appends to a submission's name (kept for tests and tools)."""
-    return base64.urlsafe_b64encode(os.urandom(9)).decode("ascii")

@@ -58,30 +58,48 @@ class NeutralizeMarkers(NbGraderPreprocessor):
 
 
 @cache
-def secret_lines(slug: str) -> frozenset[str]:
-    """Hidden-test and solution lines of a lesson that its student copy does not show."""
+def region_lines(slug: str, markers: tuple[str, str]) -> frozenset[str]:
+    """Lines inside ``markers`` regions of a lesson's solution that its student copy does not show."""
     lesson = next((lesson for lesson in LESSONS if lesson.slug == slug), None)
     if lesson is None or not lesson.solution.is_file():
         return frozenset()
     public = set()
     if lesson.student.is_file():
-        public = {
-            line.strip()
-            for cell in nbformat.read(lesson.student, as_version=4).cells
-            for line in cell.source.splitlines()
-        }
+        student = nbformat.read(lesson.student, as_version=4)
+        public = {line.strip() for cell in student.cells for line in cell.source.splitlines()}
     found = set()
     for cell in nbformat.read(lesson.solution, as_version=4).cells:
-        for begin, end in (HIDDEN_MARKERS, SOLUTION_MARKERS):
-            inside = False
-            for line in cell.source.splitlines():
-                if begin in line:
-                    inside = True
-                elif end in line:
-                    inside = False
-                elif inside and len(line.strip()) >= MIN_SECRET and line.strip() not in public:
-                    found.add(line.strip())
+        inside = False
+        for line in cell.source.splitlines():
+            if markers[0] in line:
+                inside = True
+            elif markers[1] in line:
+                inside = False
+            elif inside and len(line.strip()) >= MIN_SECRET and line.strip() not in public:
+                found.add(line.strip())
     return frozenset(found)
+
+
+def hidden_lines(slug: str) -> frozenset[str]:
+    return region_lines(slug, HIDDEN_MARKERS)
+
+
+def solution_lines(slug: str) -> frozenset[str]:
+    return region_lines(slug, SOLUTION_MARKERS)
+
+
+def own_lines(nb: NotebookNode) -> set[str]:
+    """What the student wrote in their answer cells: theirs to see, even where it equals the solution."""
+    return {
+        line.strip()
+        for cell in nb.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+        for line in cell.source.splitlines()
+    }
+
+
+def page_secrets(slug: str, nb: NotebookNode) -> frozenset[str]:
+    return hidden_lines(slug) | (solution_lines(slug) - own_lines(nb))
 
 
 def scrub(text: str, secrets: frozenset[str]) -> tuple[str, int]:
@@ -100,7 +118,7 @@ class ScrubLeaks(NbGraderPreprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         slug = resources.get("nbgrader", {}).get("assignment", "")
-        secrets = secret_lines(slug)
+        secrets = page_secrets(slug, nb)
         if secrets:
             for cell in nb.cells:
                 if not (is_test(cell) or cell.metadata.get("nbgrader", {}).get("solution")):

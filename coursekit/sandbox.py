@@ -2,9 +2,10 @@
 
 The kernel sees: the system's ``/usr``, the Python installation and the course's virtual
 environment, ``utils/`` and the MNIST folder — all read-only — plus one writable folder of its
-own (its working directory, which also holds the kernel's connection file and sockets). It has
-no network (``--unshare-net``; the kernel talks to the grader over Unix sockets), its own
-process and IPC namespaces, no capabilities, a cleared environment and a private ``/tmp``.
+own (its working directory, also its home and ``TMPDIR``) plus the folder of its Unix sockets;
+everything else is read-only. It has no network (``--unshare-net``; the kernel talks to the
+grader over those sockets), its own process and IPC namespaces, no capabilities and a cleared
+environment.
 It cannot see ``solutions/``, other submissions, the gradebook or any home folder.
 
 The grader (trusted) runs nbgrader outside the sandbox; only the kernel is launched inside, by
@@ -71,10 +72,13 @@ def bwrap_command(workdir: Path, data_dir: Path, *, sockets: Path | None = None)
             args += ["--symlink", os.readlink(path), path]
         else:
             args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    # No shared /tmp: the sandbox's temporary files go to its own folder (TMPDIR below), and a path
+    # under the host's /tmp that is not bound (a course kept there) is read-only and empty inside.
+    args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
     if sockets is not None:
         args += ["--bind", str(sockets), str(sockets)]
+    args += ["--remount-ro", "/"]  # the sandbox's own root too: only the binds above are writable
     home = workdir / ".home"
     env = {
         "HOME": str(home),
@@ -82,6 +86,7 @@ def bwrap_command(workdir: Path, data_dir: Path, *, sockets: Path | None = None)
         "LANG": "C.UTF-8",
         "MPLCONFIGDIR": str(home / "matplotlib"),
         "IPYTHONDIR": str(home / "ipython"),
+        "TMPDIR": str(workdir / ".tmp"),
         "COURSE_DATA_DIR": str(data_dir),
         "COURSE_DEVICE": "cpu",
         "OMP_NUM_THREADS": "1",
@@ -124,6 +129,7 @@ def prepare_home(home: Path) -> None:
     (building it inside every sandbox would cost seconds per submission)."""
     (home / "ipython").mkdir(parents=True, exist_ok=True)
     (home / "matplotlib").mkdir(parents=True, exist_ok=True)
+    (home.parent / ".tmp").mkdir(exist_ok=True)
     try:
         import matplotlib
 
