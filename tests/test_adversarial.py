@@ -13,6 +13,7 @@ import hashlib
 import html
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -142,7 +143,7 @@ NOISY = (
 def probe_outside(root: Path) -> str:
     """Code that tries every way out of the sandbox, records what happened, then answers honestly."""
     targets = {
-        "solutions": str(ROOT / "solutions" / L03 / f"{L03}.ipynb"),
+        "solutions": str(root / "solutions" / L03 / f"{L03}.ipynb"),
         "course_gradebook": str(root / "gradebook.db"),
         "other_submission": str(root / "submitted" / "honest03" / L03 / f"{L03}.ipynb"),
         "utils": str(ROOT / "utils" / "checking.py"),
@@ -467,6 +468,8 @@ def main_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
         pytest.skip(f"no sandbox here: {SANDBOX}")
     root = tmp_path_factory.mktemp("hostile-class")
     cases = MAIN_CASES + escape_cases(root)
+    for slug in (L01, L02, L03):  # the course's own source, as on an instructor's machine
+        shutil.copytree(find_lesson(slug).solution.parent, root / "solutions" / slug)
     for case in cases:
         write_case(root, case)
     before = {
