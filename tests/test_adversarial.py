@@ -30,9 +30,9 @@ from coursekit.sandbox import check_available
 
 pytestmark = pytest.mark.slow
 MARK = "coursekit-adversary-leftover"  # argv of the processes an attacker leaves behind
-GUARDED = ("solutions", "utils", "data")  # the repository parts a sandboxed kernel could reach for
+# Shared with every sandbox read-only (utils/ too: the escape case tries to write it and must fail).
+GUARDED = ("data",)
 OUTPUT_FOLDERS = (
-    "solutions",
     "autograded",
     "feedback",
     "grading",
