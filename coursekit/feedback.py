@@ -59,14 +59,13 @@ class NeutralizeMarkers(NbGraderPreprocessor):
 
 @cache
 def region_lines(slug: str, markers: tuple[str, str]) -> frozenset[str]:
-    """Lines inside ``markers`` regions of a lesson's solution that its student copy does not show."""
+    """Lines inside ``markers`` regions of a lesson's solution that its student copy shows nowhere."""
     lesson = next((lesson for lesson in LESSONS if lesson.slug == slug), None)
     if lesson is None or not lesson.solution.is_file():
         return frozenset()
-    public = set()
+    public = ""  # text the student copy shows anyway: a line found in it gives nothing away
     if lesson.student.is_file():
-        student = nbformat.read(lesson.student, as_version=4)
-        public = {line.strip() for cell in student.cells for line in cell.source.splitlines()}
+        public = "\n".join(cell.source for cell in nbformat.read(lesson.student, as_version=4).cells)
     found = set()
     for cell in nbformat.read(lesson.solution, as_version=4).cells:
         inside = False
