@@ -17,6 +17,7 @@ regrades it: :func:`generate_all` skips it and says so.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -167,7 +168,7 @@ def generate_all(root: Path = ROOT) -> list[str]:
             page = root / "feedback" / student / lesson.slug / f"{lesson.slug}.html"
             record = on_record(root, lesson.slug, student)
             if record is not None and record.status == MANUAL and "tampering" in record.detail:
-                page.unlink(missing_ok=True)
+                shutil.rmtree(page.parent, ignore_errors=True)
                 lines.append(
                     f"{student:<20} {lesson.slug:<30} withheld: tampering detected, review by hand first"
                 )
