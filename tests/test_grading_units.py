@@ -30,9 +30,7 @@ def test_the_static_scan_never_flags_an_instructor_solution(lesson):
 HOSTILE = {
     "custom exception handler": "get_ipython().set_custom_exc((Exception,), print)",
     "AST transformer": "ip = get_ipython()\nip.ast_transformers.append(object())",
-    "traceback display": "from IPython.core import interactiveshell as s\ns.InteractiveShell.showtraceback = print",
-        "from IPython.core.interactiveshell import InteractiveShell as S\nS.showtraceback = print"
-    ),
+    "traceback display": "from IPython.core import interactiveshell\ninteractiveshell.showtraceback = 1",
     "patched check": "utils.check_close = print",
     "patched torch": "torch.allclose = lambda *a, **k: True",
     "setattr on a module": "setattr(torch, 'equal', print)",
