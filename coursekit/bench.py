@@ -27,6 +27,7 @@ RESULTS: dict[str, tuple[tuple[str, ...], str]] = {
     "04_linear_regression": (("learned_weight", "learned_bias"), "near 0.4 / 0.6"),
     "05_logistic_regression": (("test_accuracy",), "test accuracy ≥ 0.920"),
     "06_mlp_mnist": (("test_accuracy",), "test accuracy ≥ 0.980"),
+    "09_convolutional_networks": (("test_accuracy",), "test accuracy ≥ 0.990"),
     "10_transfer_learning": (("margin",), "transfer beats scratch (margin > 0)"),
     "11_evaluation_and_overfitting": (("gap_before", "gap_after"), "the cure narrows the loss gap"),
 }

@@ -51,6 +51,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("06_mlp_mnist", "A multilayer perceptron on MNIST", "Mạng perceptron nhiều tầng trên MNIST"),
     Lesson("07_activations", "Activation functions", "Hàm kích hoạt"),
     Lesson("08_init_and_optimization", "Initialization and optimization", "Khởi tạo và tối ưu hoá"),
+    Lesson("09_convolutional_networks", "Convolutional networks", "Mạng nơ-ron tích chập"),
     Lesson("10_transfer_learning", "Transfer learning", "Học chuyển giao"),
     Lesson("11_evaluation_and_overfitting", "Evaluation and overfitting", "Đánh giá và quá khớp"),
 )
