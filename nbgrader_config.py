@@ -9,6 +9,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
 from coursekit.autograde import RefuseUnsandboxed
+from coursekit.exchange import configure as configure_exchange
 from coursekit.feedback import HideTestSources, NeutralizeMarkers, ScrubLeaks
 from coursekit.student_copy import CODE_STUB, student_copy_preprocessors
 
@@ -20,6 +21,10 @@ c.CourseDirectory.root = str(ROOT)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'gradebook.db'}"
+# The exchange (release, submit, collect, feedback): course id and folder from COURSE_ID and
+# COURSE_EXCHANGE, else classroom/site.json (a class server), else a per-user folder; with the
+# course's private submit and owner-checked collect (coursekit/exchange.py).
+configure_exchange(c)
 # Never copy editor leftovers or scratch files into the student release.
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints",

@@ -10,7 +10,7 @@ student it names. This module closes those holes for the course:
 - :func:`site` says which course id and exchange this machine uses (environment first, then
   ``classroom/site.json`` written by ``coursekit classroom setup``, else a per-user folder so a
   learner's JupyterLab panels work with no set-up);
-- :func:`configure` puts that into an nbgrader config, with the two classes below;
+- :func:`configure` puts that into an nbgrader config, naming the classes described below;
 - :func:`scan_inbound` / :func:`latest_per_student` / :func:`copy_submission` collect only what
   a student really owns (the folder's owner must be the student it names), never follow a link,
   and judge lateness by the server's clock;
@@ -25,6 +25,7 @@ renames another's entry; no read for others: nobody lists it); see :func:`prepar
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import shutil
@@ -75,9 +76,11 @@ class Site:
         return self.course / "inbound"
 
 
-def personal_exchange() -> Path:
+def personal_exchange(environ: dict[str, str] | None = None) -> Path:
     """A learner's own exchange: a user-writable folder, so nbgrader's panels work alone."""
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    environ = os.environ if environ is None else environ
+    home = environ.get("HOME") or str(Path.home())
+    data_home = environ.get("XDG_DATA_HOME") or str(Path(home) / ".local" / "share")
     return Path(data_home) / "pytorch-core" / "exchange"
 
 
@@ -87,7 +90,7 @@ def site(environ: dict[str, str] | None = None, site_file: Path = SITE_FILE) -> 
     recorded: dict[str, Any] = json.loads(site_file.read_text()) if site_file.is_file() else {}
     values: dict[str, Any] = {
         "course_id": DEFAULT_COURSE_ID,
-        "exchange": str(personal_exchange()),
+        "exchange": str(personal_exchange(environ)),
         "instructors_group": INSTRUCTORS_GROUP,
         "students_group": STUDENTS_GROUP,
     }
@@ -276,35 +279,40 @@ def latest_per_student(entries: Iterable[Entry]) -> dict[str, Entry]:
     return chosen
 
 
-def copy_submission(source: Path, destination: Path) -> list[str]:
+def copy_submission(source: Path, destination: Path) -> tuple[list[str], list[str]]:
     """Copy the regular files at the top of ``source`` into a fresh ``destination``.
 
     Opened without following links, relative to the folder's own descriptor, so a student who
     swaps a file for a link after the scan still gets nothing copied from outside their folder.
-    Returns the names copied.
+    Returns the names copied, and the names left behind with the reason.
     """
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
     folder = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    copied, total = [], 0
+    copied, skipped, total = [], [], 0
     try:
         for name in sorted(os.listdir(folder)):
             try:
                 handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
-            except OSError:
-                continue  # a link or something unreadable: never followed
+            except OSError as error:  # a link (ELOOP) is never followed; anything else is said
+                skipped.append(f"{name} ({'a link' if error.errno == errno.ELOOP else error.strerror})")
+                continue
             with os.fdopen(handle, "rb") as reader:
                 info = os.fstat(reader.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    skipped.append(f"{name} (not a regular file)")
+                    continue
                 total += info.st_size
-                if not stat.S_ISREG(info.st_mode) or total > MAX_COLLECTED_BYTES:
+                if total > MAX_COLLECTED_BYTES:
+                    skipped.append(f"{name} (over {MAX_COLLECTED_BYTES // 2**20} MiB in all)")
                     continue
                 with open(destination / name, "wb") as writer:
                     shutil.copyfileobj(reader, writer)
             copied.append(name)
     finally:
         os.close(folder)
-    return copied
+    return copied, skipped
 
 
 def _user_name(uid: int) -> str:

@@ -30,8 +30,12 @@ class PrivateSubmit(ExchangeSubmit):
 
     nbgrader's own submit makes the submission folder world-writable (0777) and accepts
     ``--student=SOMEONE``. Here: files are written under umask 077, then set to 0640 in folders
-    of 0750, with the instructors' group (inherited from the setgid inbound folder); and a
-    student may submit only as themselves.
+    of 0750, with the instructors' group; and a student may submit only as themselves.
+
+    The group comes from the setgid inbound folder, inherited only by what is created while the
+    new folder still carries the setgid bit: a student outside the group loses that bit at the
+    first chmod, and cannot give a file the group afterwards. So the folder is made first, every
+    file is written into it, and only then are modes set.
     """
 
     def init_dest(self) -> None:
@@ -51,8 +55,9 @@ class PrivateSubmit(ExchangeSubmit):
         self.check_filename_diff()
         old_umask = os.umask(0o077)
         try:
-            self.private_copy(self.src_path, destination)
+            os.mkdir(destination)  # inherits the instructors' group and the setgid bit
             self.write_stamps(destination, secret)
+            self.private_copy(self.src_path, destination)
         finally:
             os.umask(old_umask)
         self.set_perms(destination, fileperms=SUBMISSION_FILE_MODE, dirperms=SUBMISSION_DIR_MODE)
@@ -74,7 +79,7 @@ class PrivateSubmit(ExchangeSubmit):
             max_file_size=self.coursedir.max_file_size,
             log=self.log,
         )
-        shutil.copytree(source, destination, ignore=ignore, copy_function=shutil.copyfile)
+        shutil.copytree(source, destination, ignore=ignore, copy_function=shutil.copyfile, dirs_exist_ok=True)
 
     def write_stamps(self, folder: str, secret: str) -> None:
         Path(folder, "timestamp.txt").write_text(self.timestamp)
@@ -107,4 +112,6 @@ class SafeCollect(ExchangeCollect):
         ]
 
     def do_copy(self, src: str, dest: str, log: Any = None) -> None:
-        copy_submission(Path(src), Path(dest))
+        _, left = copy_submission(Path(src), Path(dest))
+        for item in left:
+            self.log.warning(f"{Path(src).name}: not copied: {item}")
