@@ -9,7 +9,7 @@ The instructor's cycle, each step with the course's own safety:
 - ``collect``: each student's latest submission that the student really owns, with its time
   and a late mark judged by the server's clock, into ``submitted/<student>/<lesson>/``;
   forged, linked or unreadable entries are refused and listed;
-- then ``python -m coursekit grade`` (the trusted grader, sandboxed);
+- ``grade``: the trusted grader (sandboxed), with bounds an instructor who is not root can use;
 - ``return-feedback``: feedback pages (no hidden tests) released to each student alone;
 - ``export``: one CSV row per student, one column per lesson, and a status column, for an LMS.
 
@@ -231,6 +231,7 @@ class Collection:
     due: dt.datetime | None
     taken: dict[str, exchange.Entry] = field(default_factory=dict)
     refused: list[exchange.Entry] = field(default_factory=list)
+    left: dict[str, list[str]] = field(default_factory=dict)  # student -> files not copied, why
 
     def late(self, entry: exchange.Entry) -> bool:
         return self.due is not None and entry.when > self.due
@@ -246,6 +247,7 @@ class Collection:
                     "received": entry.received.isoformat(),
                     "late": self.late(entry),
                     "entry": entry.path.name,
+                    "not_copied": self.left.get(student, []),
                 }
                 for student, entry in sorted(self.taken.items())
             },
@@ -259,7 +261,7 @@ def collect_lesson(root: Path, where: Site, lesson: Lesson) -> Collection:
     result.refused = [entry for entry in entries if entry.problem]
     for student, entry in sorted(exchange.latest_per_student(entries).items()):
         try:
-            exchange.copy_submission(entry.path, root / "submitted" / student / lesson.slug)
+            _, left = exchange.copy_submission(entry.path, root / "submitted" / student / lesson.slug)
         except OSError as error:
             result.refused.append(
                 exchange.Entry(
@@ -269,6 +271,8 @@ def collect_lesson(root: Path, where: Site, lesson: Lesson) -> Collection:
             )  # fmt: skip
             continue
         result.taken[student] = entry
+        if left:
+            result.left[student] = left
     record = root / COLLECTED / f"{lesson.slug}.json"
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(result.record(), indent=1) + "\n")
@@ -282,6 +286,8 @@ def describe_collection(result: Collection) -> list[str]:
         lines.append(
             f"  {student:<20} submitted {stamp(entry.claimed)}  received {stamp(entry.received)}{late}"
         )
+        if result.left.get(student):
+            lines.append(f"  {'':<20} not copied: {', '.join(result.left[student])}")
     for entry in result.refused:
         lines.append(f"  REFUSED {entry.path.name}: {entry.problem}")
     return lines
@@ -295,6 +301,29 @@ def late_marks(root: Path) -> dict[tuple[str, str], bool]:
         for student, info in data.get("students", {}).items():
             marks[(student, data["lesson"])] = bool(info.get("late"))
     return marks
+
+
+# --------------------------------------------------------------------------- grade
+# Without a control group (an instructor who is not root) the grader bounds memory with an
+# address-space limit (prlimit --as). A kernel of this course's CUDA-build torch reserves more
+# address space than it uses: measured VmPeak 4.1 GiB (lesson 01) and 4.7 GiB (lesson 06) for
+# 1.0 and 1.5 GiB resident, so the default 4 GiB kills every kernel before its first test and
+# each submission would score 0 ("the kernel died"). The class grades with 8 GiB of address
+# space in that case; with a control group (root) the grader's own 4 GiB memory bound stands.
+NO_CGROUP_ADDRESS_SPACE = 8 * 1024**3
+
+
+def grading_settings(root: Path, jobs: int, force: bool):
+    """The trusted grader's settings for a class, as the instructor runs it."""
+    from dataclasses import replace
+
+    from coursekit.grading import Settings
+    from coursekit.limits import Cgroup, Limits
+
+    limits = Limits()
+    if not Cgroup.available():
+        limits = replace(limits, memory_bytes=max(limits.memory_bytes, NO_CGROUP_ADDRESS_SPACE))
+    return Settings(root=root, jobs=jobs, force=force, limits=limits)
 
 
 # --------------------------------------------------------------------------- feedback
@@ -456,8 +485,30 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         lessons = [lesson for lesson in GRADED if lesson.slug in released]
     for lesson in lessons:
         print("\n".join(describe_collection(collect_lesson(root, where, lesson))))
-    print("next: python -m coursekit grade  (make grade)")
+    print("next: make grade-class")
     return 0
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from coursekit.grading import GRADED as GRADED_STATUS
+    from coursekit.grading import GradingError, grade, report
+    from coursekit.sandbox import SandboxUnavailable
+
+    root = _root(args)
+    slugs = [lesson.slug for lesson in lessons_named(args.lessons)] if args.lessons else None
+    try:
+        outcomes = grade(root, slugs, settings=grading_settings(root, args.jobs, args.force))
+    except (SandboxUnavailable, GradingError) as error:
+        print(f"grading refused: {error}", file=sys.stderr)
+        return 2
+    if not outcomes:
+        print(f"no submissions under {root / 'submitted'}: run `make collect` first")
+        return 1
+    print(report(outcomes))
+    attention = [row for row in outcomes if row.status != GRADED_STATUS]
+    if attention:
+        print(f"\n{len(attention)} submission(s) need attention: see the status column above.")
+    return 1 if attention else 0
 
 
 def _cmd_return_feedback(args: argparse.Namespace) -> int:
@@ -511,6 +562,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     release_parser = command("release", _cmd_release, "release lessons to the exchange", lessons=True)
     release_parser.add_argument("--due", help='due date, e.g. "2025-12-01 17:00" (this server\'s time zone)')
     command("collect", _cmd_collect, "collect each student's latest own submission", lessons=True)
+    grade_parser = command("grade", _cmd_grade, "grade submitted/ with the trusted grader", lessons=True)
+    grade_parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    grade_parser.add_argument("--force", action="store_true", help="regrade unchanged submissions")
     command("return-feedback", _cmd_return_feedback, "feedback pages, released to each student", lessons=True)
     export = command("export", _cmd_export, "LMS CSV: a row per student, a column per lesson, a status")
     export.add_argument("lessons", nargs="*", help="lessons to include (default: every lesson graded)")
