@@ -304,26 +304,13 @@ def late_marks(root: Path) -> dict[tuple[str, str], bool]:
 
 
 # --------------------------------------------------------------------------- grade
-# Without a control group (an instructor who is not root) the grader bounds memory with an
-# address-space limit (prlimit --as). A kernel of this course's CUDA-build torch reserves more
-# address space than it uses: measured VmPeak 4.1 GiB (lesson 01) and 4.7 GiB (lesson 06) for
-# 1.0 and 1.5 GiB resident, so the default 4 GiB kills every kernel before its first test and
-# each submission would score 0 ("the kernel died"). The class grades with 8 GiB of address
-# space in that case; with a control group (root) the grader's own 4 GiB memory bound stands.
-NO_CGROUP_ADDRESS_SPACE = 8 * 1024**3
-
-
 def grading_settings(root: Path, jobs: int, force: bool):
-    """The trusted grader's settings for a class, as the instructor runs it."""
-    from dataclasses import replace
-
+    """The trusted grader's settings for a class, as the instructor runs it (its own limits:
+    without a control group, coursekit.limits turns the memory budget into an address-space limit
+    with room for torch's reservations)."""
     from coursekit.grading import Settings
-    from coursekit.limits import Cgroup, Limits
 
-    limits = Limits()
-    if not Cgroup.available():
-        limits = replace(limits, memory_bytes=max(limits.memory_bytes, NO_CGROUP_ADDRESS_SPACE))
-    return Settings(root=root, jobs=jobs, force=force, limits=limits)
+    return Settings(root=root, jobs=jobs, force=force)
 
 
 # --------------------------------------------------------------------------- feedback
