@@ -306,8 +306,7 @@ def late_marks(root: Path) -> dict[tuple[str, str], bool]:
 # --------------------------------------------------------------------------- grade
 def grading_settings(root: Path, jobs: int, force: bool):
     """The trusted grader's settings for a class, as the instructor runs it (its own limits:
-    without a control group, coursekit.limits turns the memory budget into an address-space limit
-    with room for torch's reservations)."""
+    without a control group, coursekit.limits bounds private memory, not address space)."""
     from coursekit.grading import Settings
 
     return Settings(root=root, jobs=jobs, force=force)

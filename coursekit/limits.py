@@ -3,8 +3,10 @@
 Memory and process counts are enforced with a control group of the submission's own when the
 grader may create one (root on a cgroup v1 or v2 host): the limit then covers the kernel and
 everything it starts, and every process in it can be killed at the end. Elsewhere the kernel
-gets resource limits instead (``prlimit``): the address-space limit is per process and the
-process limit counts every process of the grading user, which the report says.
+gets resource limits instead (``prlimit``): ``RLIMIT_DATA`` (private writable memory) per process
+— not the address space, which the CUDA build of torch reserves by the gigabyte without using
+(VmPeak 4.1–4.7 GiB for 1–1.5 GiB resident) — and a process limit that counts every process of
+the grading user.
 """
 
 from __future__ import annotations
@@ -142,18 +144,8 @@ def rlimit_prefix(limits: Limits, *, with_cgroup: bool) -> list[str]:
         return []
     args = [prlimit, f"--fsize={limits.file_bytes}", "--core=0"]
     if not with_cgroup:
-        args += [f"--as={address_space(limits)}", f"--nproc={limits.processes}"]
+        args += [f"--data={limits.memory_bytes}", f"--nproc={limits.processes}"]
     return [*args, "--"]
-
-
-def address_space(limits: Limits) -> int:
-    """The address-space limit standing in for a memory limit where no control group exists.
-
-    Address space is not memory: the course's (CUDA-build) torch reserves far more than it uses —
-    measured VmPeak 4.1 GiB (lesson 01) and 4.7 GiB (lesson 06) for 1.0 and 1.5 GiB resident — so
-    the limit is the memory budget plus 8 GiB of reservations.
-    """
-    return limits.memory_bytes + 8 * GIB
 
 
 def _write(path: Path, value: str, *, missing_ok: bool = False) -> None:
