@@ -92,6 +92,11 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     wall_s: float | None = None  # overrides the budget derived from the solution's time
     grace_s: float = 120.0  # beyond the budget: nbgrader and kernel start-up; then the run is killed
+    calibration_dir: Path | None = None  # default: <root>/build/calibration (tests share one)
+
+    @property
+    def calibration_cache(self) -> Path:
+        return self.calibration_dir or self.root / "build" / "calibration"
 
 
 class GradingError(RuntimeError):
@@ -266,10 +271,7 @@ def calibration_key(lesson: Lesson) -> str:
 def calibrate(lesson: Lesson, run_dir: Path, settings: Settings) -> Calibration:
     """Grade the solution in the sandbox: it must earn full marks; its time sets the budget."""
     cache = (
-        ROOT
-        / "build"
-        / "calibration"
-        / f"{lesson.slug}-{calibration_key(lesson)}-{int(settings.sandbox)}.json"
+        settings.calibration_cache / f"{lesson.slug}-{calibration_key(lesson)}-{int(settings.sandbox)}.json"
     )
     if cache.is_file():
         data = json.loads(cache.read_text())

@@ -29,6 +29,7 @@ from coursekit.limits import GIB, Limits
 from coursekit.sandbox import check_available
 
 pytestmark = pytest.mark.slow
+SHARED_CALIBRATION = ROOT / "build" / "calibration"  # each lesson's solution runs once per test session
 MARK = "coursekit-adversary-leftover"  # argv of the processes an attacker leaves behind
 # Shared with every sandbox read-only (utils/ too: the escape case tries to write it and must fail).
 GUARDED = ("data",)
@@ -476,7 +477,10 @@ def main_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
         "course": tree_digest(root, OUTPUT_FOLDERS),
         **{name: tree_digest(ROOT / name, ()) for name in GUARDED},
     }
-    outcomes = {row.student: row for row in grade(root, settings=Settings(root=root, jobs=2))}
+    outcomes = {
+        row.student: row
+        for row in grade(root, settings=Settings(root=root, jobs=2, calibration_dir=SHARED_CALIBRATION))
+    }
     after = {
         "course": tree_digest(root, OUTPUT_FOLDERS),
         **{name: tree_digest(ROOT / name, ()) for name in GUARDED},
@@ -520,7 +524,12 @@ def test_feedback_never_shows_a_hidden_or_solution_line(main_class):
 
 def test_regrading_gives_the_same_results(main_class):
     root, outcomes, _ = main_class
-    again = {row.student: row for row in grade(root, [L02], settings=Settings(root=root, jobs=2, force=True))}
+    again = {
+        row.student: row
+        for row in grade(
+            root, [L02], settings=Settings(root=root, jobs=2, force=True, calibration_dir=SHARED_CALIBRATION)
+        )
+    }
     for student, row in again.items():
         assert (row.status, row.score) == (outcomes[student].status, outcomes[student].score), student
 
@@ -529,7 +538,9 @@ def test_bounds_are_enforced_and_named(tmp_path: Path):
     if SANDBOX:
         pytest.skip(f"no sandbox here: {SANDBOX}")
     limits = replace(Limits(), memory_bytes=int(1.5 * GIB), processes=200)
-    settings = Settings(root=tmp_path, jobs=2, limits=limits, wall_s=30, grace_s=25)
+    settings = Settings(
+        root=tmp_path, jobs=2, limits=limits, wall_s=30, grace_s=25, calibration_dir=SHARED_CALIBRATION
+    )
     outcomes = run_class(tmp_path, BOUND_CASES, settings)
     check(outcomes, BOUND_CASES)
     flooded = tmp_path / "autograded" / "flood01" / L01 / f"{L01}.ipynb"

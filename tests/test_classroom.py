@@ -468,8 +468,7 @@ def test_a_class_on_jupyterhub_from_release_to_returned_feedback(a_class: Class)
     )  # fmt: skip
     # The instructor's own copy of the course config makes the folder a course (for the Formgrader).
     c.as_user(INSTRUCTOR, "cp", str(ROOT / "nbgrader_config.py"), str(c.course / "nbgrader_config.py"))
-    warm_calibration()
-    clock.lap("accounts, exchange, course folder, calibration")
+    clock.lap("accounts, exchange, course folder")
 
     # The hub, every user's server, and each role's panels.
     c.start_hub()
@@ -624,21 +623,6 @@ def run_root(*command: str) -> str:
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}\n{result.stderr}"
     return result.stdout
-
-
-def warm_calibration() -> None:
-    """The grader caches the solution's calibration in this repository's build/ (root-owned here;
-    on a class server the instructor owns the course folder). Computing it as root first lets the
-    instructor's grading read it; it is exactly what their run would compute."""
-    from coursekit.gradebook import template_course
-    from coursekit.grading import Settings, calibrate
-
-    run = Path(tempfile.mkdtemp(prefix="coursekit-calibration-"))
-    try:
-        template_course(LESSON, run / "templates" / LESSON.slug)
-        calibrate(LESSON, run, Settings(root=run))
-    finally:
-        shutil.rmtree(run, ignore_errors=True)
 
 
 def check_roles(c: Class) -> None:

@@ -74,7 +74,7 @@ def submit(root: Path, student: str, lesson: Lesson, notebook: Path) -> None:
 def test_solution_gets_full_marks_blank_gets_zero_and_feedback_hides_tests(tmp_path: Path, lesson: Lesson):
     course = make_course(tmp_path, lesson)
     submit(course, "blank", lesson, course / "notebooks" / lesson.slug / f"{lesson.slug}.ipynb")
-    settings = Settings(root=course, jobs=1)
+    settings = Settings(root=course, jobs=1, calibration_dir=ROOT / "build" / "calibration")
 
     results = {row.student: row for row in grade(course, [lesson.slug], settings=settings)}
 
