@@ -416,11 +416,12 @@ def read_probe(outputs: list[NotebookNode], nonce: str) -> dict[str, str] | None
 
 def compare(baseline: dict[str, str], found: dict[str, str]) -> list[str]:
     """What changed between the solution's run and the submission's, after the same test cell."""
-    # A name the solution never bound ("unbound") is not one the tests rely on: binding it is fine.
+    # "unbound" on either side is no tampering: a name the solution never bound is not one the tests
+    # rely on, and a name left unbound (a test cell that failed before its imports) only fails.
     changed = [
         key
         for key in sorted(baseline.keys() & found.keys())
-        if baseline[key] != found[key] and baseline[key] != "unbound"
+        if baseline[key] != found[key] and "unbound" not in (baseline[key], found[key])
     ]
     return [f"{key} changed ({_short(baseline[key])} → {_short(found[key])})" for key in changed]
 

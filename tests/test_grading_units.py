@@ -78,6 +78,7 @@ def test_probe_comparison_reports_changes_and_ignores_names_the_solution_never_b
     changes = integrity.compare(baseline, found)
     assert len(changes) == 1 and changes[0].startswith("utils.check_close changed")
     assert integrity.compare(baseline, dict(baseline)) == []
+    assert integrity.compare({"user_ns.math": "module:math:None"}, {"user_ns.math": "unbound"}) == []
 
 
 def test_feedback_scrub_replaces_every_line_holding_a_secret():
