@@ -8,6 +8,7 @@ before it moved here, so a learner can always read what it does:
 - :mod:`utils.data`     — MNIST from an offline mirror or download, preloaded tensors
 - :mod:`utils.checking` — bilingual checks used by the exercise tests
 - :mod:`utils.metrics`  — accuracy, :class:`Accumulator`
+- :mod:`utils.models`   — ``make_cnn``, lesson 09's small CNN (lesson 10 reuses it)
 - :mod:`utils.timing`   — :class:`Timer`
 - :mod:`utils.training` — one epoch of training / evaluation, ``fit`` with a history dict
 - :mod:`utils.plotting` — the figures the lessons draw more than once
@@ -25,6 +26,7 @@ from utils.data import (
 )
 from utils.device import DeviceError, describe_device, get_device
 from utils.metrics import Accumulator, accuracy
+from utils.models import make_cnn
 from utils.plotting import (
     plot_confusion_matrix,
     plot_descent_path,
@@ -54,6 +56,7 @@ __all__ = [
     "fit",
     "get_device",
     "load_mnist_tensors",
+    "make_cnn",
     "plot_confusion_matrix",
     "plot_descent_path",
     "plot_history",
