@@ -170,6 +170,8 @@ def run_autograde(
 ) -> dict:
     """Autograde one notebook in ``scratch`` (a course of its own); return what happened."""
     template = scratch.parent.parent / "templates" / lesson.slug
+    if not (template / "gradebook.db").is_file():  # a run that did not prepare it (a lone calibration)
+        gradebook.template_course(lesson, template)
     shutil.copy(template / "gradebook.db", scratch / "gradebook.db")
     (scratch / "source" / lesson.slug).mkdir(parents=True)
     submitted = scratch / "submitted" / student / lesson.slug
